@@ -1,0 +1,200 @@
+"""LightGBM quantile regression: the workhorse day-ahead model for load, prices and renewables.
+
+One booster per quantile level, trained on the recent history known at issue time with the
+features of :mod:`forecasting.features`. A fitted model can be reused for later issue times
+(a weekly refit in backtests) because it only ever saw data before its own issue time. Several
+series can share one *global* model: their rows are stacked with a ``series_id`` feature.
+Training is deterministic (fixed seed, ``deterministic=True``) and uses at most two threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from forecasting.features import allowed_lags, build_features
+from forecasting.history import KnownHistory
+from forecasting.uncertainty import quantile_frame
+from vpp.domain.errors import ForecastUnavailableError
+
+
+@dataclass(frozen=True)
+class GbmParams:
+    """Hyper-parameters of the quantile boosters.
+
+    Attributes
+    ----------
+    train_days : int
+        Days of history before the issue time used for training [d].
+    num_leaves, num_boost_round, learning_rate, min_data_in_leaf
+        LightGBM settings; kept small so a daily refit takes well under a second.
+    seed : int
+        Seed of every random choice in LightGBM.
+    num_threads : int
+        Threads per fit (at most 2 on the shared machine).
+    """
+
+    train_days: int = 70
+    num_leaves: int = 15
+    num_boost_round: int = 150
+    learning_rate: float = 0.05
+    min_data_in_leaf: int = 20
+    seed: int = 7
+    num_threads: int = 2
+
+
+@dataclass(frozen=True)
+class FittedGbm:
+    """Boosters for each quantile level plus what they need to build features again."""
+
+    boosters: dict[float, lgb.Booster]
+    columns: tuple[str, ...]
+    lags: tuple[int, ...]
+    holidays_country: str | None
+    issue_time: pd.Timestamp
+    series_ids: tuple[str, ...] = ()
+
+
+#: The smallest number of training rows worth fitting a booster on.
+MIN_TRAIN_ROWS = 96
+
+
+def training_rows(known: KnownHistory, train_days: int) -> pd.DatetimeIndex:
+    """Interval starts of known, non-missing target values in the training window."""
+    y = known.known_y
+    window = y.loc[y.index >= known.issue_time - pd.Timedelta(days=train_days)]
+    return pd.DatetimeIndex(window.dropna().index)
+
+
+def _design(
+    known: KnownHistory, index: pd.DatetimeIndex, lags: Sequence[int], country: str | None
+) -> pd.DataFrame:
+    return build_features(index, known, lags, country)
+
+
+def fit_gbm(
+    histories: Sequence[KnownHistory],
+    levels: Sequence[float],
+    holidays_country: str | None = None,
+    params: GbmParams | None = None,
+    series_ids: Sequence[str] = (),
+) -> FittedGbm:
+    """Fit one quantile booster per level on one or many series known at the same issue time.
+
+    Parameters
+    ----------
+    histories : sequence of KnownHistory
+        One history per series, all cut at the same issue time with the same lead.
+    levels : sequence of float
+        Quantile levels to fit.
+    holidays_country : str or None
+        ISO code of the holiday calendar for the calendar features.
+    params : GbmParams, optional
+        Hyper-parameters; defaults to :class:`GbmParams`.
+    series_ids : sequence of str
+        Names of the series for a global model (one per history); empty for a single series.
+
+    Returns
+    -------
+    FittedGbm
+
+    Raises
+    ------
+    ForecastUnavailableError
+        Fewer than :data:`MIN_TRAIN_ROWS` known target values in the training window.
+    """
+    params = params or GbmParams()
+    lags = allowed_lags(histories[0])
+    frames, targets = [], []
+    for position, known in enumerate(histories):
+        rows = training_rows(known, params.train_days)
+        design = _design(known, rows, lags, holidays_country)
+        if series_ids:
+            design["series_id"] = float(position)
+        frames.append(design)
+        targets.append(known.y.reindex(rows).to_numpy(dtype=float))
+    design = pd.concat(frames) if frames else pd.DataFrame()
+    target = np.concatenate(targets) if targets else np.array([])
+    if len(target) < MIN_TRAIN_ROWS:
+        raise ForecastUnavailableError(
+            f"only {len(target)} known values of {histories[0].target} to train LightGBM on",
+            hint=f"give at least {MIN_TRAIN_ROWS} intervals of history before the issue time",
+        )
+    columns = tuple(design.columns)
+    matrix = design.to_numpy(dtype=float)
+    boosters = {}
+    for level in levels:
+        settings = {
+            "objective": "quantile",
+            "alpha": float(level),
+            "num_leaves": params.num_leaves,
+            "learning_rate": params.learning_rate,
+            "min_data_in_leaf": params.min_data_in_leaf,
+            "seed": params.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": params.num_threads,
+            "verbosity": -1,
+        }
+        dataset = lgb.Dataset(
+            matrix,
+            label=target,
+            feature_name=list(columns),
+            categorical_feature=["series_id"] if series_ids else "auto",
+            free_raw_data=True,
+        )
+        boosters[float(level)] = lgb.train(settings, dataset, num_boost_round=params.num_boost_round)
+    return FittedGbm(
+        boosters=boosters,
+        columns=columns,
+        lags=lags,
+        holidays_country=holidays_country,
+        issue_time=histories[0].issue_time,
+        series_ids=tuple(series_ids),
+    )
+
+
+def predict_gbm(fitted: FittedGbm, known: KnownHistory, series_id: str | None = None) -> pd.DataFrame:
+    """Quantile forecast of day D from a fitted model and history known at a later issue time.
+
+    Parameters
+    ----------
+    fitted : FittedGbm
+        Boosters trained at or before ``known.issue_time``.
+    known : KnownHistory
+        History cut at the forecast's issue time.
+    series_id : str, optional
+        Which series of a global model this history belongs to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted (non-crossing) quantiles per interval of day D [target unit].
+    """
+    if fitted.issue_time > known.issue_time:
+        raise ForecastUnavailableError(
+            "the LightGBM model was trained after this forecast's issue time",
+            hint="refit on history known at the issue time",
+        )
+    design = _design(known, known.horizon, fitted.lags, fitted.holidays_country)
+    if fitted.series_ids:
+        design["series_id"] = float(fitted.series_ids.index(series_id or fitted.series_ids[0]))
+    matrix = design[list(fitted.columns)].to_numpy(dtype=float)
+    levels = sorted(fitted.boosters)
+    values = np.column_stack([np.asarray(fitted.boosters[q].predict(matrix)) for q in levels])
+    return quantile_frame(values, known.horizon, levels)
+
+
+def forecast_gbm(
+    known: KnownHistory,
+    levels: Sequence[float],
+    holidays_country: str | None = None,
+    params: GbmParams | None = None,
+) -> pd.DataFrame:
+    """Fit on history known at issue time and forecast day D (see :func:`fit_gbm`)."""
+    fitted = fit_gbm([known], levels, holidays_country, params)
+    return predict_gbm(fitted, known)
