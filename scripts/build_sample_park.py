@@ -115,7 +115,7 @@ def day_ahead_price_per_mwh(shared: Path, grid: pd.DatetimeIndex) -> pd.Series:
 
     The file is naive local time. The nonexistent spring hour (02:00 on 2021-03-28) is present
     upstream as a copy of 01:00 and is dropped; an autumn hour listed twice cannot be told apart
-    and is dropped too (neither is in the sample window's autumn). Missing hours stay NaN.
+    and is dropped too (the sample window has no autumn change). Missing hours stay NaN.
     """
     raw = pd.read_csv(shared / PRICE_FILE)
     start_utc = localize_berlin(pd.to_datetime(raw["Datetime"], format="%Y-%m-%d %H:%M:%S"))
@@ -242,13 +242,17 @@ def park_location(shared: Path) -> pvlib.location.Location:
 
 
 def solar_time_of_year_h(times: pd.DatetimeIndex, longitude_deg: float) -> np.ndarray:
-    """Local apparent solar time since Jan 1 00:00 [h] at ``longitude_deg`` (doy-1)*24 + hour."""
+    """Local apparent solar time at ``longitude_deg`` as hours since Jan 1 00:00 [h].
+
+    Counted from Jan 1 of the times' (median) year and wrapped into a 365-day year, so the
+    first hours of a year that fall on Dec 31 in solar time land at the end of the same year.
+    """
     utc = times.tz_convert("UTC")
     eot_min = pvlib.solarposition.equation_of_time_spencer71(utc.day_of_year)
-    solar = utc + pd.to_timedelta(longitude_deg * 4.0 + np.asarray(eot_min), unit="min")
-    return (solar.day_of_year.to_numpy() - 1) * 24.0 + (
-        solar.hour + solar.minute / 60.0 + solar.second / 3600.0
-    ).to_numpy()
+    offset = pd.to_timedelta(longitude_deg * 4.0 + np.asarray(eot_min), unit="min")
+    solar = (utc + offset).tz_localize(None)
+    new_year = pd.Timestamp(year=int(np.median(solar.year)), month=1, day=1)
+    return np.asarray(np.mod((solar - new_year) / HOUR, 365 * 24.0), dtype=float)
 
 
 def tmy3_clear_sky_index() -> pd.DataFrame:
@@ -364,9 +368,10 @@ def to_csv_text(frame: pd.DataFrame) -> str:
 def write_gzip(text: str, path: Path) -> None:
     """Gzip ``text`` with a fixed header (no name, mtime 0) so the bytes are reproducible."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9
-    ) as gz:
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
+    ):
         gz.write(text.encode("utf-8"))
 
 

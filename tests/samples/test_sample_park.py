@@ -155,8 +155,9 @@ def test_build_reproduces_the_shipped_file(rebuilt: Path, shipped: pd.DataFrame)
 
 
 @pytest.mark.shared_data
-def test_build_is_byte_deterministic(builder: ModuleType, shared_data: Path, rebuilt: Path,
-                                     tmp_path: Path) -> None:
+def test_build_is_byte_deterministic(
+    builder: ModuleType, shared_data: Path, rebuilt: Path, tmp_path: Path
+) -> None:
     again = tmp_path / "again.csv.gz"
     builder.main(["--shared-data", str(shared_data), "--output", str(again)])
     assert again.read_bytes() == rebuilt.read_bytes()
@@ -178,12 +179,14 @@ def test_price_spot_checks(local: pd.DataFrame, shared_data: Path) -> None:
         stamp = f"2021-03-27T20:{minute}:00+01:00"
         assert value_at(local, stamp, "da_price_per_mwh") == price["2021-03-27 20:00:00"]
     # CEST hour
-    assert value_at(local, "2021-04-15T12:30:00+02:00", "da_price_per_mwh") == (
-        price["2021-04-15 12:00:00"]
+    assert (
+        value_at(local, "2021-04-15T12:30:00+02:00", "da_price_per_mwh")
+        == (price["2021-04-15 12:00:00"])
     )
     # after the spring gap, 03:00 CEST takes the 03:00 row, not the upstream 02:00 filler
-    assert value_at(local, "2021-03-28T03:00:00+02:00", "da_price_per_mwh") == (
-        price["2021-03-28 03:00:00"]
+    assert (
+        value_at(local, "2021-03-28T03:00:00+02:00", "da_price_per_mwh")
+        == (price["2021-03-28 03:00:00"])
     )
 
 
@@ -222,7 +225,9 @@ def test_steel_spot_checks(local: pd.DataFrame, shared_data: Path) -> None:
 
 @pytest.mark.shared_data
 def test_wind_and_era5_spot_checks(local: pd.DataFrame, shared_data: Path) -> None:
-    meter = pd.read_csv(shared_data / "wind/engie_la_haute_borne_plant_meter_2014_2015_10min.csv.gz")
+    meter = pd.read_csv(
+        shared_data / "wind/engie_la_haute_borne_plant_meter_2014_2015_10min.csv.gz"
+    )
     kwh = meter.set_index("time_utc")["net_energy_kwh"]
     # 2015-03-02 10:00-10:15 UTC = the 10:00 block + half the 10:10 block; +313 weeks
     energy_kwh = kwh["2015-03-02 10:00:00+00:00"] + kwh["2015-03-02 10:10:00+00:00"] / 2
