@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vpp.domain.assets import DailyWindow, clock_minutes
-from vpp.domain.errors import NotFoundError, ProfileError
+from vpp.domain.errors import InvalidInputError, NotFoundError, ProfileError
 from vpp.domain.timegrid import day_intervals, market_time, zone
 from vpp.domain.validation import read_yaml_mapping, validate_model
 
@@ -424,7 +424,10 @@ class MarketProfile(Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        zone(value)
+        try:
+            zone(value)
+        except InvalidInputError as exc:
+            raise ValueError(exc.message) from None
         return value
 
     @model_validator(mode="after")

@@ -1,0 +1,1 @@
+"""The edges: market gateways, device dispatch channels and exports, each implementing a port of vpp.domain.ports."""

@@ -1,0 +1,1 @@
+"""Dispatch channels: how setpoints reach devices."""

@@ -1,0 +1,1 @@
+"""Exports of bids and statements in file formats people and markets read."""

@@ -1,0 +1,1 @@
+"""Market gateways: where bids go and awards come from."""

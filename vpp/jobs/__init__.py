@@ -1,0 +1,1 @@
+"""Scheduled jobs: thin calls into services."""
