@@ -120,8 +120,8 @@ def calendar_features(
         {
             "minute_of_day": (local.hour * 60 + local.minute).to_numpy(dtype=float),
             "hour": local.hour.to_numpy(dtype=float),
-            "weekday": local.weekday.to_numpy(dtype=float),
-            "day_of_year": local.dayofyear.to_numpy(dtype=float),
+            "weekday": local.day_of_week.to_numpy(dtype=float),
+            "day_of_year": local.day_of_year.to_numpy(dtype=float),
         },
         index=index,
     )

@@ -198,3 +198,35 @@ def forecast_gbm(
     """Fit on history known at issue time and forecast day D (see :func:`fit_gbm`)."""
     fitted = fit_gbm([known], levels, holidays_country, params)
     return predict_gbm(fitted, known)
+
+
+class GbmCache:
+    """Reuse a fitted model for later issue times, refitting every ``refit_days`` days.
+
+    A backtest over many days need not retrain daily: a model trained at an earlier issue time
+    saw only data older than every later issue time, so reusing it cannot leak the future.
+    """
+
+    def __init__(self, refit_days: int = 7, params: GbmParams | None = None) -> None:
+        self.refit_days = refit_days
+        self.params = params or GbmParams()
+        self.fitted: FittedGbm | None = None
+
+    def forecast(
+        self, known: KnownHistory, levels: Sequence[float], holidays_country: str | None
+    ) -> pd.DataFrame:
+        """Quantiles of day D from the cached model, refitted when stale or incompatible."""
+        fitted = self.fitted
+        stale = (
+            fitted is None
+            or fitted.issue_time > known.issue_time
+            or known.issue_time - fitted.issue_time >= pd.Timedelta(days=self.refit_days)
+            or fitted.lags != allowed_lags(known)
+            or sorted(fitted.boosters) != sorted(float(q) for q in levels)
+            or fitted.holidays_country != holidays_country
+        )
+        if stale:
+            fitted = fit_gbm([known], levels, holidays_country, self.params)
+            self.fitted = fitted
+        assert fitted is not None
+        return predict_gbm(fitted, known)

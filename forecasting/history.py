@@ -8,7 +8,7 @@ kept over the horizon. Gaps are counted here, reported as flags, and never fille
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -214,3 +214,7 @@ def build_known_history(
         horizon=horizon,
         interval_minutes=interval_minutes,
     )
+
+
+#: A rule that turns history known at issue time into a point forecast of day D.
+PointForecaster = Callable[[KnownHistory], np.ndarray]

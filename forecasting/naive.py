@@ -9,14 +9,14 @@ recent days at the same lead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from forecasting.features import lookup, same_clock_earlier
-from forecasting.history import KnownHistory
-from forecasting.uncertainty import band_from_residuals
+from forecasting.history import KnownHistory, PointForecaster
+from forecasting.uncertainty import backcast_residuals, band_from_residuals
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.timegrid import zone
 
@@ -28,7 +28,6 @@ MAX_WEEKLY_REACH = 3
 #: Recent days whose errors set the band [d].
 RESIDUAL_DAYS = 28
 
-PointForecaster = Callable[[KnownHistory], np.ndarray]
 
 
 def _first_known(known: KnownHistory, steps: Sequence[int]) -> np.ndarray:
@@ -66,21 +65,6 @@ POINT_RULES: dict[str, PointForecaster] = {
 }
 
 
-def backcast_residuals(known: KnownHistory, rule: PointForecaster, days: int) -> np.ndarray:
-    """Errors ``actual - forecast`` [target unit] of ``rule`` on up to ``days`` recent days.
-
-    Each past day is forecast from history rewound to its own issue time, at the same lead as
-    the real forecast, so the errors are honest day-ahead errors.
-    """
-    errors: list[np.ndarray] = []
-    known = known.recent(days + 7 * MAX_WEEKLY_REACH + 2)
-    for day in known.past_days(days):
-        past = known.rewind(day)
-        actual = known.y.reindex(past.horizon).to_numpy(dtype=float)
-        errors.append(actual - rule(past))
-    return np.concatenate(errors) if errors else np.array([])
-
-
 def forecast_naive(known: KnownHistory, model: str, levels: Sequence[float]) -> pd.DataFrame:
     """Quantile forecast of day D by a seasonal naive rule.
 
@@ -103,5 +87,5 @@ def forecast_naive(known: KnownHistory, model: str, levels: Sequence[float]) -> 
         raise InvalidInputError(f"unknown naive model {model!r}", hint=f"use one of {NAIVE_MODELS}")
     rule = POINT_RULES[model]
     point = rule(known)
-    residuals = backcast_residuals(known, rule, RESIDUAL_DAYS)
+    residuals = backcast_residuals(known, rule, RESIDUAL_DAYS, 7 * MAX_WEEKLY_REACH + 2)
     return band_from_residuals(point, residuals, known.horizon, levels)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.history import KnownHistory, PointForecaster
 from vpp.domain.errors import InvalidInputError
 
 
@@ -76,11 +77,19 @@ def band_from_residuals(
     return quantile_frame(point[:, None] + offsets[None, :], index, levels)
 
 
-def pinball_loss(actual: np.ndarray, predicted: np.ndarray, level: float) -> float:
-    """Mean pinball (quantile) loss [target unit] of ``predicted`` at ``level``, ignoring NaN."""
-    diff = actual - predicted
-    ok = np.isfinite(diff)
-    if not ok.any():
-        return float("nan")
-    d = diff[ok]
-    return float(np.mean(np.maximum(level * d, (level - 1.0) * d)))
+def backcast_residuals(
+    known: KnownHistory, rule: PointForecaster, days: int, reach_days: int
+) -> np.ndarray:
+    """Errors ``actual - forecast`` [target unit] of ``rule`` on up to ``days`` recent days.
+
+    Each past day is forecast from history rewound to its own issue time, at the same lead as
+    the real forecast, so the errors are honest day-ahead errors. ``reach_days`` [d] is how far
+    back the rule reads, used to trim the history for speed.
+    """
+    errors: list[np.ndarray] = []
+    known = known.recent(days + reach_days + 2)
+    for day in known.past_days(days):
+        past = known.rewind(day)
+        actual = known.y.reindex(past.horizon).to_numpy(dtype=float)
+        errors.append(actual - rule(past))
+    return np.concatenate(errors) if errors else np.array([])

@@ -62,7 +62,7 @@ def test_uncertain_values_keep_source_and_verify_flag() -> None:
 
 
 def test_unknown_market_lists_the_available_ones() -> None:
-    with pytest.raises(NotFoundError, match="available: .*cn-shandong"):
+    with pytest.raises(NotFoundError, match=r"available: .*cn-shandong"):
         load_market_profile("xx-nowhere")
 
 
@@ -121,7 +121,7 @@ def test_time_of_use_periods_must_tile_the_day(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     with pytest.raises(
         ProfileError,
-        match="gap.yaml: btm_tariff: time-of-use period 'flat' leaves a gap before 22:00",
+        match=r"gap.yaml: btm_tariff: time-of-use period 'flat' leaves a gap before 22:00",
     ):
         load_market_profile(path)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vpp.domain.market import available_markets, load_market_profile
+from vpp.domain.timegrid import zone
 
 app = typer.Typer(
     help="Inspect and validate market profiles (config/markets).", no_args_is_help=True
@@ -42,7 +43,7 @@ def show(
 ) -> None:
     """Show one profile: timing for a delivery day, bid rules, products, unverified fields."""
     profile = load_market_profile(market)
-    delivery = date.fromisoformat(day) if day else date.today()
+    delivery = date.fromisoformat(day) if day else datetime.now(zone(profile.timezone)).date()
     console = Console()
     console.print(f"[bold]{profile.name}[/] ({profile.market_id}, version {profile.version})")
     intervals = profile.day_intervals(delivery)
