@@ -1,0 +1,43 @@
+"""The API app factory: settings in, a wired FastAPI app out (no work at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from vpp import __version__
+from vpp.api.problems import install_problem_handlers
+from vpp.api.routes import health, markets
+from vpp.db.engine import make_engine
+from vpp.db.migrate import upgrade
+from vpp.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for ``settings`` (read from the environment when omitted).
+
+    The database schema is migrated to the latest revision when the app starts.
+    """
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upgrade(settings.database_url)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="parkvpp",
+        version=__version__,
+        summary="Virtual power plant aggregation and market bidding for industrial parks.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(markets.router)
+    return app

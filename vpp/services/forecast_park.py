@@ -1,0 +1,133 @@
+"""Forecast everything a park's day-ahead bid needs, as known at one issue time.
+
+For each input of the bid: the day-ahead energy price, each reserve product's capacity price,
+each tenant's inflexible load (metered history, or its declared schedule when it has none, which
+the forecast flags as a cold start) and each PV or wind asset's available output. All forecasts
+share the issue time, which must fall before the earliest gate closure of the products bid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from forecasting import PvSystem, forecast_day_ahead
+from vpp.domain.assets import PvSpec, WindSpec
+from vpp.domain.errors import InvalidInputError
+from vpp.domain.forecast import Forecast
+from vpp.domain.market import MarketProfile
+from vpp.services.park_file import ParkData
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+@dataclass(frozen=True)
+class ParkForecasts:
+    """All forecasts of one park for one delivery day, issued together."""
+
+    day: date
+    issue_time: pd.Timestamp
+    price: Forecast
+    reserve_prices: dict[str, Forecast] = field(default_factory=dict)
+    loads: dict[str, Forecast] = field(default_factory=dict)
+    generation: dict[str, Forecast] = field(default_factory=dict)
+
+    def all(self) -> dict[str, Forecast]:
+        """Every forecast by a readable key."""
+        return {
+            "price": self.price,
+            **{f"reserve:{k}": v for k, v in self.reserve_prices.items()},
+            **{f"load:{k}": v for k, v in self.loads.items()},
+            **{f"generation:{k}": v for k, v in self.generation.items()},
+        }
+
+    def inflexible_load_mw(self) -> pd.Series:
+        """Median forecast of the tenants' inflexible consumption, summed [MW, magnitude]."""
+        total = sum(
+            (f.median for f in self.loads.values()),
+            pd.Series(0.0, index=self.price.quantiles.index),
+        )
+        return total.rename("load_mw")
+
+
+def issue_time_for(data: ParkData, profile: MarketProfile, day: date) -> pd.Timestamp:
+    """The park's forecast issue time for ``day``; refuses one after any enabled gate closure."""
+    issue = data.definition.forecast_issue.on(day, profile.timezone)
+    gates = [profile.gate_closure(day)] + [
+        p.gate_closure.on(day, profile.timezone)
+        for p in profile.enabled_products()
+        if p.gate_closure is not None
+    ]
+    earliest = min(gates)
+    if issue >= earliest:
+        raise InvalidInputError(
+            f"forecast issue time {issue.isoformat()} is not before the earliest gate closure "
+            f"{earliest.isoformat()} of {day}",
+            hint="move forecast_issue earlier in the park file",
+        )
+    return issue
+
+
+def forecast_park(data: ParkData, profile: MarketProfile, day: date) -> ParkForecasts:
+    """Issue every forecast the bid for delivery ``day`` needs, using only data known then."""
+    issue = issue_time_for(data, profile, day)
+    tz, step = profile.timezone, profile.interval_minutes
+    series = data.series
+    country = profile.country
+
+    def run(column: str, **options: object) -> Forecast:
+        frame = series[[column, *options.pop("exog", [])]]  # type: ignore[misc]
+        return forecast_day_ahead(
+            frame,
+            column,
+            day,
+            tz,
+            issue,
+            interval_minutes=step,
+            quantiles=QUANTILES,
+            holidays_country=country,
+            **options,  # type: ignore[arg-type]
+        )
+
+    prices = data.definition.prices
+    price = run(prices.day_ahead, model="auto")
+    reserves = {
+        product_id: run(column, model="naive_daily")
+        for product_id, column in prices.reserves.items()
+        if any(p.id == product_id for p in profile.enabled_products())
+    }
+    loads: dict[str, Forecast] = {}
+    for load in data.definition.loads:
+        if load.column is not None:
+            loads[load.enterprise_id] = run(load.column, model="auto")
+        else:
+            assert load.declared is not None
+            index = profile.day_intervals(day)
+            declared = load.declared.profile(index, tz)
+            empty = pd.DataFrame({"load_mw": pd.Series(float("nan"), index=series.index)})
+            loads[load.enterprise_id] = forecast_day_ahead(
+                empty,
+                "load_mw",
+                day,
+                tz,
+                issue,
+                interval_minutes=step,
+                quantiles=QUANTILES,
+                declared_profile=declared,
+            )
+    generation: dict[str, Forecast] = {}
+    wind_speed = data.definition.weather.get("wind_speed")
+    for asset_id, column in data.definition.generation.items():
+        spec = next(a.spec for a in data.portfolio.assets if a.spec.id == asset_id)
+        if isinstance(spec, PvSpec):
+            system = PvSystem(
+                spec.latitude, spec.longitude, spec.tilt_deg, spec.azimuth_deg, spec.capacity_mw
+            )
+            generation[asset_id] = run(column, model="auto", pv_system=system)
+        elif isinstance(spec, WindSpec) and wind_speed is not None:
+            generation[asset_id] = run(column, model="auto", exog=[wind_speed])
+        else:
+            generation[asset_id] = run(column, model="auto")
+    return ParkForecasts(day, issue, price, reserves, loads, generation)
