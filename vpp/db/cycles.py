@@ -1,0 +1,94 @@
+"""Storing a day-ahead cycle: the park, its portfolio, bids, awards, dispatch and statements.
+
+Running the same day again is safe: the park and portfolio are updated in place, a bid set
+already stored under the cycle's id is kept as it is (the exchange would refuse a second one
+too), and a statement already issued stays issued, or is corrected as a new version when the
+amounts changed. Everything is written in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from vpp.db.engine import make_engine, session_scope
+from vpp.db.migrate import upgrade
+from vpp.db.repositories import (
+    AssetRepository,
+    AwardRepository,
+    BidRepository,
+    ConsentRepository,
+    ContractRepository,
+    DispatchRepository,
+    ParkRepository,
+    StatementRepository,
+)
+from vpp.domain.errors import NotFoundError
+from vpp.domain.park import Enterprise
+from vpp.domain.settlement import to_money
+from vpp.services.day_ahead_cycle import CycleResult
+from vpp.services.park_file import ParkData
+from vpp.services.settle_day import AGGREGATOR
+
+
+def store_portfolio(session: object, data: ParkData) -> None:
+    """Upsert the park, its enterprises (plus the aggregator), assets, contracts and consents."""
+    park = data.park
+    aggregator = Enterprise(id=AGGREGATOR, name="Aggregator (VPP operator)", name_zh="聚合商")
+    ParkRepository(session).save(
+        park.model_copy(update={"enterprises": [*park.enterprises, aggregator]})
+    )  # type: ignore[arg-type]
+    assets = AssetRepository(session)  # type: ignore[arg-type]
+    for enrolled in data.portfolio.assets:
+        try:
+            assets.get(enrolled.enterprise_id, enrolled.spec.id)
+            assets.update(enrolled)
+        except NotFoundError:
+            assets.add(enrolled)
+    contracts = ContractRepository(session)  # type: ignore[arg-type]
+    for contract in data.portfolio.contracts:
+        try:
+            contracts.get(contract.enterprise_id, contract.id)
+        except NotFoundError:
+            contracts.add(contract)
+    consents = ConsentRepository(session)  # type: ignore[arg-type]
+    for consent in data.portfolio.consents:
+        stored = [c for _, c in consents.list_for_enterprise(consent.enterprise_id)]
+        if consent not in stored:
+            consents.add(consent)
+
+
+def record_cycle(url: str, data: ParkData, result: CycleResult) -> str:
+    """Store ``result`` in the database at ``url`` (migrated first); return where it went."""
+    upgrade(url)
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    try:
+        with session_scope(engine) as session:
+            store_portfolio(session, data)
+            bids = BidRepository(session)
+            bid_set = result.bid_set
+            try:
+                bids.get(bid_set.id)
+            except NotFoundError:
+                bids.save(bid_set.model_copy(update={"status": "draft"}), at=now)
+                for status in ("review", "approved", "submitted", "awarded"):
+                    bids.set_status(bid_set.id, status, at=now)  # type: ignore[arg-type]
+                AwardRepository(session).save(bid_set.id, result.awards)
+                DispatchRepository(session).save(result.plan)
+            statements = StatementRepository(session)
+            for statement in result.settlement.statements:
+                try:
+                    stored = statements.get(statement.enterprise_id, statement.id)
+                except NotFoundError:
+                    statements.save_draft(statement)
+                    statements.issue(statement.enterprise_id, statement.id, at=now)
+                    continue
+                if [(x.label, to_money(x.amount)) for x in stored.lines] != [
+                    (x.label, to_money(x.amount)) for x in statement.lines
+                ]:
+                    statements.correct(
+                        statement.model_copy(update={"version": stored.version + 1}), at=now
+                    )
+    finally:
+        engine.dispose()
+    return engine.url.render_as_string(hide_password=True)
