@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from vpp.cli import backtest, bid, demo, forecast, market, serve, settle
+from vpp.cli import backtest, bid, db, demo, forecast, market, serve, settle
 from vpp.domain.errors import VppError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("settle")(settle.settle)
 app.add_typer(forecast.app, name="forecast")
 app.add_typer(bid.app, name="bid")
 app.add_typer(market.app, name="market")
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

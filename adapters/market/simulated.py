@@ -1,0 +1,53 @@
+"""A simulated exchange: clears submitted bids against historical prices.
+
+It implements :class:`vpp.domain.ports.MarketGateway` with the backtester's clearing engine
+(``bidding.clear_day_ahead``: pay-as-clear energy, reserve capacity accepted when offered at or
+below the clearing price), so the demo and replays exercise the same submit/award path as a
+live gateway. Submitting the same idempotency key twice returns the first receipt and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import pandas as pd
+
+from bidding import clear_day_ahead
+from vpp.domain.bids import Award, BidSet
+from vpp.domain.errors import ConflictError, NotFoundError
+
+
+class SimulatedExchange:
+    """Clears bids at realised day-ahead and reserve prices (UTC-indexed series)."""
+
+    def __init__(
+        self, energy_prices: pd.Series, reserve_prices: Mapping[str, pd.Series] | None = None
+    ) -> None:
+        self.energy_prices = energy_prices
+        self.reserve_prices = dict(reserve_prices or {})
+        self._submitted: dict[str, BidSet] = {}
+        self._by_day: dict[tuple[str, date], str] = {}
+
+    def submit(self, bids: BidSet, idempotency_key: str) -> str:
+        """Accept ``bids`` once per key; a second bid set for the same day needs a new key."""
+        if idempotency_key in self._submitted:
+            return f"sim:{idempotency_key}"
+        day_key = (bids.market_id, bids.delivery_day)
+        if day_key in self._by_day:
+            raise ConflictError(
+                f"a bid set for {bids.market_id} {bids.delivery_day} was already submitted",
+                hint=f"under idempotency key {self._by_day[day_key]!r}",
+            )
+        self._submitted[idempotency_key] = bids
+        self._by_day[day_key] = idempotency_key
+        return f"sim:{idempotency_key}"
+
+    def awards(self, market_id: str, delivery_day: date) -> Sequence[Award]:
+        """Clear the submitted bid set of ``delivery_day`` against the realised prices."""
+        key = self._by_day.get((market_id, delivery_day))
+        if key is None:
+            raise NotFoundError(f"no bids were submitted for {market_id} {delivery_day}")
+        bids = self._submitted[key]
+        return clear_day_ahead(bids, self.energy_prices, self.reserve_prices)

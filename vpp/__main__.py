@@ -1,0 +1,5 @@
+"""Run the CLI as ``python -m vpp``."""
+
+from vpp.cli import main
+
+main()
