@@ -73,4 +73,5 @@ class Forecast:
 
     def values(self) -> np.ndarray:
         """Quantile values as an array of shape (intervals, levels)."""
-        return self.quantiles.to_numpy(dtype=float)
+        values: np.ndarray = self.quantiles.to_numpy(dtype=float)
+        return values

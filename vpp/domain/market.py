@@ -491,7 +491,7 @@ class MarketProfile(Section):
 
 def _observes_dst(tz: str) -> bool:
     year = [pd.Timestamp(f"2021-{m:02d}-15", tz=zone(tz)).utcoffset() for m in (1, 7)]
-    return year[0] != year[1]
+    return bool(year[0] != year[1])
 
 
 def _collect_unverified(node: Any, path: str, found: list[str]) -> None:

@@ -89,7 +89,8 @@ def market_day(ts: pd.Timestamp | datetime, tz: str) -> date:
     stamp = pd.Timestamp(ts)
     if stamp.tzinfo is None:
         raise TimeSeriesError(f"timestamp {stamp} has no timezone", hint="give a UTC offset")
-    return stamp.tz_convert(zone(tz)).date()
+    local: date = stamp.tz_convert(zone(tz)).date()
+    return local
 
 
 def market_time(day: date, day_offset: int, clock: str | time, tz: str) -> pd.Timestamp:
