@@ -29,18 +29,8 @@ def _local(frame: pd.DataFrame | pd.Series, tz: str) -> pd.DataFrame | pd.Series
 
 def summary_figures(result: CycleResult) -> dict[str, Any]:
     """The cycle's headline figures, as plain numbers."""
-    hours = result.profile.interval_minutes / 60
     market = result.market
-    awarded_sell = sum(
-        a.quantity_mw * hours
-        for a in result.awards
-        if a.side == "sell" and a.product_id not in market.reserves
-    )
-    awarded_buy = sum(
-        a.quantity_mw * hours
-        for a in result.awards
-        if a.side == "buy" and a.product_id not in market.reserves
-    )
+    awarded_sell, awarded_buy = result.energy_awarded_mwh()
     return {
         "day": result.day.isoformat(),
         "market_id": result.profile.market_id,

@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from vpp.domain.market import markets_dir
 
-
-def run_vpp(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "vpp", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+RunVpp = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def test_help_lists_the_command_groups(tmp_path: Path) -> None:
+def test_help_lists_the_command_groups(tmp_path: Path, run_vpp: RunVpp) -> None:
     result = run_vpp("--help", cwd=tmp_path)
     assert result.returncode == 0
     for command in ("demo", "serve", "forecast", "bid", "backtest", "settle", "market", "db"):
         assert command in result.stdout
 
 
-def test_market_list_and_show(tmp_path: Path) -> None:
+def test_market_list_and_show(tmp_path: Path, run_vpp: RunVpp) -> None:
     listed = run_vpp("market", "list", cwd=tmp_path)
     assert listed.returncode == 0 and "cn-shandong" in listed.stdout and "de-lu" in listed.stdout
     shown = run_vpp("market", "show", "de-lu", "--day", "2021-10-31", cwd=tmp_path)
@@ -40,7 +29,7 @@ def test_market_list_and_show(tmp_path: Path) -> None:
     assert "2021-10-30 12:00 CEST" in shown.stdout
 
 
-def test_bad_profile_exits_2_naming_file_field_value(tmp_path: Path) -> None:
+def test_bad_profile_exits_2_naming_file_field_value(tmp_path: Path, run_vpp: RunVpp) -> None:
     data = yaml.safe_load((markets_dir() / "cn-shandong.yaml").read_text())
     data["day_ahead"]["price_bounds"]["bid_min"] = 2000
     path = tmp_path / "bad.yaml"
@@ -54,7 +43,7 @@ def test_bad_profile_exits_2_naming_file_field_value(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_bad_park_file_is_refused_before_any_work(tmp_path: Path) -> None:
+def test_bad_park_file_is_refused_before_any_work(tmp_path: Path, run_vpp: RunVpp) -> None:
     park = yaml.safe_load(
         (Path(__file__).resolve().parents[2] / "vpp/samples/sample_park/park.yaml").read_text()
     )

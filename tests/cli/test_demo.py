@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,25 +21,13 @@ from vpp.services.park_file import load_park
 
 pytestmark = pytest.mark.slow
 
-
-def run_vpp(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **(env or {}), "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "vpp", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
+RunVpp = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="module")
 def demo_run(
     tmp_path_factory: pytest.TempPathFactory,
+    run_vpp: RunVpp,
 ) -> tuple[Path, subprocess.CompletedProcess[str], str]:
     work = tmp_path_factory.mktemp("demo")
     url = f"sqlite:///{work / 'demo.sqlite'}"
@@ -125,6 +112,7 @@ def test_demo_figures_add_up(demo_run: tuple[Path, subprocess.CompletedProcess[s
 
 def test_demo_is_stored_and_a_rerun_changes_nothing(
     demo_run: tuple[Path, subprocess.CompletedProcess[str], str],
+    run_vpp: RunVpp,
 ) -> None:
     work, _, url = demo_run
     engine = make_engine(url)
@@ -146,7 +134,7 @@ def test_demo_is_stored_and_a_rerun_changes_nothing(
     assert first["statements"] == second["statements"]
 
 
-def test_demo_refuses_a_day_without_prices(tmp_path: Path) -> None:
+def test_demo_refuses_a_day_without_prices(tmp_path: Path, run_vpp: RunVpp) -> None:
     result = run_vpp(
         "demo",
         "--day",

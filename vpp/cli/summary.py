@@ -16,7 +16,6 @@ def print_summary(
 ) -> None:
     """Print what happened, every number from the run."""
     cur = result.profile.currency
-    hours = result.profile.interval_minutes / 60
     market = result.market
     console.print(
         f"[bold]{data.park.name}[/] — {result.profile.name}, delivery {result.day} ({len(result.realised_price)} intervals)"
@@ -25,16 +24,7 @@ def print_summary(
         f"forecasts issued {result.forecasts.issue_time.tz_convert(result.profile.timezone):%Y-%m-%d %H:%M %Z}; bids receipt {result.receipt}"
     )
     table = Table("item", "value", title="Day-ahead cycle")
-    sold = sum(
-        a.quantity_mw * hours
-        for a in result.awards
-        if a.side == "sell" and a.product_id not in market.reserves
-    )
-    bought = sum(
-        a.quantity_mw * hours
-        for a in result.awards
-        if a.side == "buy" and a.product_id not in market.reserves
-    )
+    sold, bought = result.energy_awarded_mwh()
     table.add_row("energy awarded", f"sold {sold:.2f} MWh, bought {bought:.2f} MWh")
     for product, amount in market.reserves.items():
         mw = max((a.quantity_mw for a in result.awards if a.product_id == product), default=0.0)

@@ -52,6 +52,20 @@ class CycleResult:
     settlement: DaySettlement
     notes: list[str] = field(default_factory=list)
 
+    def energy_awarded_mwh(self) -> tuple[float, float]:
+        """Energy sold and bought in the day-ahead awards [MWh], both >= 0."""
+        hours = self.profile.interval_minutes / 60
+        energy = {p.id for p in self.profile.products if p.kind == "energy"}
+        sold = sum(
+            a.quantity_mw * hours
+            for a in self.awards
+            if a.product_id in energy and a.side == "sell"
+        )
+        bought = sum(
+            a.quantity_mw * hours for a in self.awards if a.product_id in energy and a.side == "buy"
+        )
+        return sold, bought
+
     @property
     def delivered_net_mw(self) -> pd.Series:
         """Metered park net position [MW] (> 0 export)."""

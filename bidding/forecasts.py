@@ -1,0 +1,101 @@
+"""Price forecasts for the backtester, each issued before gate closure and using only what was
+known then.
+
+- ``perfect``: the realised prices (an upper bound, not a forecast).
+- ``naive``: the epftoolbox standard naive — the prices of D-1 for Tuesday to Friday, of D-7 for
+  Saturday to Monday, matched by local clock time (D-1 is published on D-2, before gate closure).
+- ``file``: a published forecast column (e.g. the epftoolbox DNN ensemble), taken as issued
+  before gate closure.
+- ``own``: ``forecasting.forecast_day_ahead`` on the price history before the delivery day,
+  issued at gate closure; its quantiles give price scenarios through
+  ``forecasting.sample_scenarios``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from vpp.domain.errors import ForecastUnavailableError, InvalidInputError
+from vpp.domain.market import MarketProfile
+from vpp.domain.timegrid import local_midnight, zone
+
+try:  # written concurrently; ``own`` says so clearly when it is not there
+    from forecasting import forecast_day_ahead, sample_scenarios
+except ImportError:  # pragma: no cover - depends on the checkout
+    forecast_day_ahead = None  # type: ignore[assignment]
+    sample_scenarios = None  # type: ignore[assignment]
+
+
+def _by_clock(
+    series: pd.Series, source_day: date, target: pd.DatetimeIndex, tz: str, minutes: int
+) -> np.ndarray:
+    """Values of ``source_day`` placed on ``target`` by local clock time (DST-safe)."""
+    start, end = local_midnight(source_day, tz), local_midnight(source_day + timedelta(days=1), tz)
+    part = series[(series.index >= start) & (series.index < end)]
+    local = part.index.tz_convert(zone(tz))
+    clock = pd.Series(part.to_numpy(), index=local.hour * 60 + local.minute)
+    clock = clock[~clock.index.duplicated()]
+    wanted = target.tz_convert(zone(tz))
+    keys = wanted.hour * 60 + wanted.minute
+    full = clock.reindex(range(0, 1440, minutes)).ffill().bfill()
+    values: np.ndarray = full.reindex(keys).to_numpy(dtype=float)
+    return values
+
+
+def naive_forecast(prices: pd.Series, day: date, profile: MarketProfile) -> np.ndarray:
+    """epftoolbox standard naive forecast of ``day`` [currency/MWh]."""
+    lag = 7 if day.weekday() in (0, 5, 6) else 1
+    target = profile.day_intervals(day)
+    values = _by_clock(
+        prices, day - timedelta(days=lag), target, profile.timezone, profile.interval_minutes
+    )
+    if np.isnan(values).any():
+        raise ForecastUnavailableError(
+            f"naive forecast of {day} needs prices of {day - timedelta(days=lag)}"
+        )
+    return values
+
+
+def own_scenarios(
+    prices: pd.Series, day: date, profile: MarketProfile, n: int, seed: int
+) -> np.ndarray:
+    """(n, T) price scenarios from the project's own forecaster, issued at gate closure."""
+    if forecast_day_ahead is None or sample_scenarios is None:
+        raise ForecastUnavailableError(
+            "--forecast own needs the forecasting package (forecast_day_ahead), which is not "
+            "importable in this checkout",
+            hint="use --forecast naive, perfect or file:CSV:COLUMN",
+        )
+    issue = profile.gate_closure(day)
+    history = prices[prices.index < local_midnight(day, profile.timezone)].to_frame("price_per_mwh")
+    fc = forecast_day_ahead(
+        history,
+        "price_per_mwh",
+        day,
+        profile.timezone,
+        issue,
+        interval_minutes=profile.interval_minutes,
+        quantiles=(0.1, 0.5, 0.9),
+    )
+    if n <= 1:
+        median: np.ndarray = fc.median.to_numpy(dtype=float)[None, :]
+        return median
+    drawn: np.ndarray = np.asarray(sample_scenarios(fc, n, seed), dtype=float)
+    return drawn
+
+
+def parse_forecast_option(option: str) -> tuple[str, str | None, str | None]:
+    """``own|perfect|naive|file:CSV:COLUMN`` -> (kind, path, column)."""
+    if option in {"own", "perfect", "naive"}:
+        return option, None, None
+    if option.startswith("file:"):
+        path, sep, column = option[len("file:") :].rpartition(":")
+        if not sep or not path or not column:
+            raise InvalidInputError(f"--forecast {option!r}: write file:PATH.csv:COLUMN")
+        return "file", path, column
+    raise InvalidInputError(
+        f"unknown forecast {option!r}", hint="use own, perfect, naive or file:CSV:COLUMN"
+    )

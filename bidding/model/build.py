@@ -1,0 +1,80 @@
+"""Assemble the whole model from its ``define_*`` pieces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from bidding.aggregation import AssetGroup
+from bidding.model.battery import define_battery
+from bidding.model.context import ModelContext
+from bidding.model.generation import define_generator, define_renewable
+from bidding.model.loads import (
+    define_curtailable_load,
+    define_ev_fleet,
+    define_shiftable_load,
+    define_thermal,
+)
+from bidding.model.lp import FloatArray, LinearProgram
+from bidding.model.market import (
+    define_bid_monotonicity,
+    define_delivery,
+    define_energy_revenue,
+    define_net_position,
+    define_objective,
+    define_reserve_totals,
+)
+from bidding.problem import Prepared
+
+DEFINE: dict[str, Callable[[ModelContext, str, Any], None]] = {
+    "battery": define_battery,
+    "pv": define_renewable,
+    "wind": define_renewable,
+    "curtailable_load": define_curtailable_load,
+    "shiftable_load": define_shiftable_load,
+    "thermal": define_thermal,
+    "ev_fleet": define_ev_fleet,
+    "backup_generator": define_generator,
+}
+
+
+def build_model(
+    prep: Prepared,
+    groups: Sequence[AssetGroup],
+    *,
+    awarded_mw: FloatArray | None = None,
+    awarded_reserves: dict[str, FloatArray] | None = None,
+    deviation_penalty: float = 0.0,
+) -> ModelContext:
+    """Build the bidding model, or with ``awarded_mw`` the re-dispatch model after awards.
+
+    Parameters
+    ----------
+    prep : Prepared
+        The checked problem.
+    groups : sequence of AssetGroup
+        Assets (or exact aggregates) to model.
+    awarded_mw : numpy.ndarray, optional
+        (T,) awarded net position [MW]; switches to re-dispatch: follow it, penalise deviation.
+    awarded_reserves : dict, optional
+        Product id -> (T,) awarded capacity [MW] to hold (re-dispatch).
+    deviation_penalty : float
+        Cost of a deviation from the award [currency/MWh] (re-dispatch).
+    """
+    ctx = ModelContext(LinearProgram(), prep)
+    for group in groups:
+        DEFINE[group.spec.type](ctx, group.id, group.spec)
+    if awarded_mw is None:
+        define_reserve_totals(ctx)
+        define_net_position(ctx)
+        define_energy_revenue(ctx)
+        define_bid_monotonicity(ctx)
+    else:
+        define_reserve_totals(ctx, fixed=awarded_reserves or {})
+        define_net_position(ctx)
+        define_energy_revenue(ctx)  # where an award cannot be met, deviate where it costs least
+        define_delivery(ctx, np.asarray(awarded_mw, dtype=float), deviation_penalty)
+    define_objective(ctx)
+    return ctx

@@ -1,0 +1,227 @@
+"""Solve the day-ahead bidding problem and package the answer as bids, schedule and setpoints.
+
+``solve_day_ahead`` runs: prepare inputs -> infeasibility pre-checks -> group assets -> build the
+model -> solve -> (if infeasible) explain which asset, constraint and interval -> build bid
+curves from scenario positions -> check them against the profile -> split group plans back to
+assets. Nothing falls back silently: an impossible problem raises InfeasibleProblemError.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from bidding.aggregation import AssetGroup, group_assets
+from bidding.checks import precheck
+from bidding.curves import energy_curves, reserve_curves
+from bidding.diagnosis import binding_constraints, explain_infeasible
+from bidding.disaggregation import asset_frames
+from bidding.model import build_model
+from bidding.model.backend import LpSolution, solve_lp
+from bidding.model.context import ModelContext
+from bidding.model.market import reserve_total_terms
+from bidding.problem import BidProblem, Prepared, prepare
+from bidding.setpoints import dispatch_plan
+from vpp.domain.bids import BidSet, DispatchPlan, check_bid_set
+from vpp.domain.errors import InfeasibleProblemError, VppError
+
+
+@dataclass
+class BidResult:
+    """What a day-ahead optimisation produced.
+
+    Attributes
+    ----------
+    bid_set : BidSet
+        Energy curves per interval and reserve offers, already valid for the profile.
+    schedule : pandas.DataFrame
+        Per interval: expected, lowest and highest net position [MW], expected price
+        [currency/MWh], base load [MW], reserve held per product ``reserve_<id>_mw`` [MW],
+        total battery SoC [MWh].
+    assets : dict of str to pandas.DataFrame
+        Per-asset plans (see ``bidding.disaggregation.asset_frames``).
+    expected_revenue : float
+        Optimal objective: expected profit (+ risk term) [currency].
+    binding : list of str
+        Constraints that limit the plan, in words.
+    positions_mw : numpy.ndarray
+        (S, T) net position per price scenario [MW].
+    notes : list of str
+        Adjustments made to meet the profile.
+    seconds : dict
+        Wall time of ``build``, ``solve`` and ``total`` [s].
+    """
+
+    bid_set: BidSet
+    schedule: pd.DataFrame
+    assets: dict[str, pd.DataFrame]
+    expected_revenue: float
+    binding: list[str]
+    positions_mw: np.ndarray
+    market_id: str
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def setpoints(self) -> DispatchPlan:
+        """Expected setpoints per asset and interval (built on first use)."""
+        return dispatch_plan(self.market_id, self.bid_set.delivery_day, self.assets)
+
+
+@dataclass
+class Solved:
+    """A solved model with everything needed to read it."""
+
+    prep: Prepared
+    ctx: ModelContext
+    x: np.ndarray
+    objective: float
+    groups: list[AssetGroup]
+    build_s: float
+    solve_s: float
+
+
+def solve_model(prep: Prepared, **build: object) -> Solved:
+    """Build and solve; raise :class:`InfeasibleProblemError` with reasons when impossible."""
+    t0 = time.perf_counter()
+    groups = group_assets(prep.assets, prep.problem.aggregate)
+    ctx = build_model(prep, groups, **build)  # type: ignore[arg-type]
+    t1 = time.perf_counter()
+    solution = _solve_relax_and_fix(ctx, prep)
+    t2 = time.perf_counter()
+    if solution.status == "infeasible":
+        reasons = explain_infeasible(ctx, prep.problem.solver)
+        raise InfeasibleProblemError(
+            f"the bidding problem for {prep.day} is infeasible", reasons=reasons
+        )
+    if solution.status not in {"optimal", "feasible"}:
+        raise VppError(
+            f"the solver ({prep.problem.solver}) ended with {solution.status}: {solution.detail}"
+        )
+    return Solved(prep, ctx, solution.x, solution.objective, groups, t1 - t0, t2 - t1)
+
+
+def _solve_relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
+    """Solve; with reserve increments, solve the LP, round offers down to whole increments
+    (zero below the minimum bid), fix them and solve again. Rounding capacity down keeps every
+    constraint that reserves tighten satisfiable; the revenue lost is at most one increment per
+    block. ``BidProblem.exact_mip`` solves the MIP instead."""
+    problem = prep.problem
+    lp = ctx.lp
+    if not prep.reserves or not lp.integer_ids().size or problem.exact_mip:
+        return solve_lp(lp, problem.solver, problem.time_limit_s)
+    first = solve_lp(lp, problem.solver, problem.time_limit_s, relax_integers=True)
+    if first.status not in {"optimal", "feasible"}:
+        return first
+    for product in prep.reserves:
+        count = ctx.variables[f"reserve:{product.id}"]
+        scale = float(ctx.variables[f"reserve_scale:{product.id}"][0])
+        rounded = np.floor(first.x[count] + 1e-6)
+        on = ctx.variables.get(f"reserve_on:{product.id}")
+        if on is not None:
+            rounded = np.where(rounded * scale >= product.min_bid_mw - 1e-9, rounded, 0.0)
+            lp.set_lower(on, (rounded > 0).astype(float))
+            lp.set_upper(on, (rounded > 0).astype(float))
+        lp.set_lower(count, rounded)
+        lp.set_upper(count, rounded)
+    return solve_lp(lp, problem.solver, problem.time_limit_s, relax_integers=not prep.lots)
+
+
+def expected_profit(ctx: ModelContext, x: np.ndarray) -> float:
+    """Scenario-weighted profit of a solution, without the risk term [currency]."""
+    total = 0.0
+    weights = ctx.prep.weights
+    for ids, coef in ctx.scenario_profit:
+        per = (coef * x[ids]).reshape(ids.shape[0], -1).sum(axis=1)
+        total += float(weights @ per)
+    for ids, coef in ctx.first_stage_profit:
+        total += float((coef * x[ids]).sum())
+    return total
+
+
+def solve_day_ahead(problem: BidProblem) -> BidResult:
+    """Optimise day-ahead energy bids and reserve offers for ``problem``.
+
+    Parameters
+    ----------
+    problem : BidProblem
+        Portfolio, market profile, price scenarios [currency/MWh] and limits.
+
+    Returns
+    -------
+    BidResult
+        Profile-valid bid set, schedule, per-asset plans and expected revenue [currency].
+
+    Raises
+    ------
+    InfeasibleProblemError
+        No schedule meets every device limit and requirement; ``reasons`` name the asset,
+        the constraint and the interval.
+    InvalidInputError
+        Malformed inputs.
+    """
+    t0 = time.perf_counter()
+    prep = prepare(problem)
+    precheck(prep)
+    solved = solve_model(prep)
+    ctx, x = solved.ctx, solved.x
+    positions = x[ctx.variables["net"]]
+    energy_id = problem.profile.enabled_products("energy")[0].id
+    curves, notes = energy_curves(prep, positions, energy_id)
+    held: dict[str, np.ndarray] = {}
+    for product in prep.reserves:
+        coef, ids = reserve_total_terms(ctx, product.id)
+        held[product.id] = np.maximum(coef * x[ids], 0.0)
+        curves.extend(reserve_curves(prep, product, held[product.id]))
+    bid_set = BidSet(
+        id=f"bids-{prep.day.isoformat()}-{uuid.uuid4().hex[:8]}",
+        market_id=problem.profile.market_id,
+        delivery_day=prep.day,
+        created_at=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+        curves=curves,
+    )
+    breaches = check_bid_set(bid_set, problem.profile)
+    if breaches:  # a bug, not an input problem: the curves are built to meet the profile
+        raise VppError("built bids break the profile: " + "; ".join(breaches[:5]))
+    frames = asset_frames(ctx, solved.groups, x)
+    schedule = _schedule(prep, positions, held, frames)
+    return BidResult(
+        bid_set=bid_set,
+        schedule=schedule,
+        assets=frames,
+        expected_revenue=expected_profit(ctx, x),
+        binding=binding_constraints(ctx, x),
+        positions_mw=positions,
+        market_id=problem.profile.market_id,
+        notes=notes,
+        seconds={
+            "build": solved.build_s,
+            "solve": solved.solve_s,
+            "total": time.perf_counter() - t0,
+        },
+    )
+
+
+def _schedule(
+    prep: Prepared,
+    positions: np.ndarray,
+    held: dict[str, np.ndarray],
+    frames: dict[str, pd.DataFrame],
+) -> pd.DataFrame:
+    schedule = pd.DataFrame(index=prep.intervals)
+    schedule["net_position_mw"] = prep.weights @ positions
+    schedule["net_position_min_mw"] = positions.min(axis=0)
+    schedule["net_position_max_mw"] = positions.max(axis=0)
+    schedule["price_expected"] = prep.weights @ prep.prices
+    schedule["base_load_mw"] = prep.weights @ prep.base_load
+    for product_id, values in held.items():
+        schedule[f"reserve_{product_id}_mw"] = values
+    if "soc_mwh" in frames:
+        schedule["battery_soc_mwh"] = frames["soc_mwh"].sum(axis=1).to_numpy()
+    schedule.index.name = "interval_start"
+    return schedule

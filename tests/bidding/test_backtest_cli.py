@@ -1,0 +1,165 @@
+"""The backtest command end to end on a few days of a small canonical CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from vpp.cli.backtest import backtest
+
+FLEET = """\
+assets:
+  - id: bess-1
+    type: battery
+    power_mw: 1.0
+    energy_mwh: 2.0
+    round_trip_efficiency: 0.85
+    soc_min: 0.05
+    soc_max: 0.95
+    soc_initial: 0.5
+    degradation_cost_per_mwh: 0
+"""
+
+
+def write_prices(path: Path) -> None:
+    stamps = pd.date_range(
+        "2024-05-25", "2024-06-05", freq="1h", tz="Europe/Berlin", inclusive="left"
+    )
+    hours = np.arange(len(stamps))
+    rng = np.random.default_rng(3)
+    price = 70 + 35 * np.sin((hours % 24 - 9) / 24 * 2 * np.pi) + rng.normal(0, 6, len(stamps))
+    frame = pd.DataFrame(
+        {
+            "timestamp": [s.isoformat() for s in stamps],
+            "price_per_mwh": price.round(2),
+            "fcst": (price + rng.normal(0, 5, len(stamps))).round(2),
+        }
+    )
+    frame.to_csv(path, index=False)
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    cli = typer.Typer()
+    cli.command()(backtest)
+    return cli
+
+
+@pytest.mark.parametrize("forecast", ["naive", "perfect", "file"])
+def test_backtest_cli_writes_result_without_violations(
+    tmp_path: Path, app: typer.Typer, forecast: str
+) -> None:
+    prices = tmp_path / "prices.csv"
+    write_prices(prices)
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET)
+    out = tmp_path / "result.json"
+    option = f"file:{prices}:fcst" if forecast == "file" else forecast
+    result = CliRunner().invoke(
+        app,
+        [
+            "--market",
+            "de-lu",
+            "--prices",
+            str(prices),
+            "--price-column",
+            "price_per_mwh",
+            "--fleet",
+            str(fleet),
+            "--start",
+            "2024-06-01",
+            "--end",
+            "2024-06-03",
+            "--forecast",
+            option,
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    for key in (
+        "days",
+        "revenue",
+        "perfect_foresight_revenue",
+        "capture_ratio",
+        "revenue_by_product",
+        "violations",
+        "cycles",
+    ):
+        assert key in report
+    assert report["days"] == 3
+    assert report["violations"] == 0, report["violation_details"]
+    assert 0 < report["revenue"] <= report["perfect_foresight_revenue"] + 1e-6
+    assert report["notes"]  # hourly prices spread onto quarter-hours is stated
+    if forecast == "perfect":
+        assert report["capture_ratio"] == pytest.approx(1.0)
+
+
+def test_bid_build_writes_a_valid_bid_set(tmp_path: Path) -> None:
+    from vpp.cli.bid import app as bid_app
+    from vpp.domain.bids import BidSet, check_bid_set
+    from vpp.domain.market import load_market_profile
+
+    prices = tmp_path / "prices.csv"
+    write_prices(prices)
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET)
+    out = tmp_path / "bids.json"
+    root = typer.Typer()
+    root.add_typer(bid_app, name="bid")
+    result = CliRunner().invoke(
+        root,
+        [
+            "bid",
+            "build",
+            "--market",
+            "de-lu",
+            "--fleet",
+            str(fleet),
+            "--prices",
+            str(prices),
+            "--price-column",
+            "price_per_mwh",
+            "--day",
+            "2024-06-03",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    bids = BidSet.model_validate_json(out.read_text())
+    assert bids.curves and check_bid_set(bids, load_market_profile("de-lu")) == []
+
+
+def test_backtest_with_fcr_prices_holds_reserve_without_violations(
+    tmp_path: Path, app: typer.Typer
+) -> None:
+    prices = tmp_path / "prices.csv"
+    write_prices(prices)
+    stamps = pd.date_range(
+        "2024-05-25", "2024-06-05", freq="4h", tz="Europe/Berlin", inclusive="left"
+    )
+    ancillary = tmp_path / "fcr.csv"
+    pd.DataFrame({"timestamp": [s.isoformat() for s in stamps], "fcr": 40.0}).to_csv(
+        ancillary, index=False
+    )
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET.replace("power_mw: 1.0", "power_mw: 2.0"))
+    out = tmp_path / "result.json"
+    result = CliRunner().invoke(
+        app,
+        ["--market", "de-lu", "--prices", str(prices), "--price-column", "price_per_mwh",
+         "--fleet", str(fleet), "--start", "2024-06-02", "--end", "2024-06-03",
+         "--forecast", "naive", "--ancillary", str(ancillary), "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["violations"] == 0, report["violation_details"]
+    assert report["revenue_by_product"].get("fcr", 0.0) > 0

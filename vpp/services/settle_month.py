@@ -1,0 +1,314 @@
+"""Settle a month: turn the days the service stored into monthly statements that reconcile.
+
+Each delivery day already carries issued day statements (``settle_day``): per enterprise the
+value its assets earned per product, and for the aggregator the imbalance and deviation. The
+month re-runs the contract on the month's totals, because guarantees, capacity fees and shares
+are monthly terms: market revenue per enterprise and product is summed from the day lines that
+name a product; what the day results hold beyond that (the deviation) is a penalty when
+negative, attributed to whoever under-delivered pro rata to shortfall, and stays with the
+aggregator when positive. Shortfall and performance come from the dispatch setpoints against
+the device meters (device metering, baseline zero for batteries: market-rules §4.1).
+
+A month is complete when every day has its statements and every committed interval has a
+meter value; otherwise :attr:`MonthSettlement.complete` is False and the caller must not
+issue unless an operator overrides, which the statements then say. This module takes the
+stored data as arguments and returns draft statements; storing them is the caller's job.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from vpp.domain.assets import AssetSpec, PvSpec, WindSpec
+from vpp.domain.baseline import asset_baseline
+from vpp.domain.bids import Award, Statement, StatementLine
+from vpp.domain.errors import InvalidInputError
+from vpp.domain.park import Contract, Enterprise
+from vpp.domain.settlement import to_money
+from vpp.domain.waterfall import EnterpriseMonth, Waterfall, build_waterfall
+
+AGGREGATOR = "aggregator"
+ZERO = Decimal("0.00")
+
+
+def month_days(month: str) -> list[date]:
+    """Every calendar day of ``month`` given as ``YYYY-MM``."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        last = calendar.monthrange(year, number)[1]
+    except (ValueError, calendar.IllegalMonthError) as exc:
+        raise InvalidInputError(
+            f"month {month!r} is not YYYY-MM", hint="e.g. --month 2026-03"
+        ) from exc
+    first = date(year, number, 1)
+    return [first + timedelta(days=k) for k in range(last)]
+
+
+@dataclass(frozen=True)
+class MonthInputs:
+    """Everything stored for one park and month, as domain objects."""
+
+    month: str
+    market_id: str
+    currency: str
+    timezone: str
+    interval_minutes: int
+    enterprises: list[Enterprise]
+    contracts: Mapping[str, Contract]
+    day_statements: Mapping[date, list[Statement]]
+    """Issued day statements by delivery day, the aggregator's included."""
+    asset_owner: Mapping[str, str]
+    nominated_mw: Mapping[str, float] = field(default_factory=dict)
+    committed_mw: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Dispatch setpoints per UTC interval (rows) and asset (columns) [MW]."""
+    metered_mw: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Device meter readings on the same grid [MW]; NaN or absent = missing."""
+    product_labels: Mapping[str, str] = field(default_factory=dict)
+    asset_specs: Mapping[str, AssetSpec] = field(default_factory=dict)
+    """Specs for the declared baselines; an asset without one is device-metered (baseline 0)."""
+    awards: Mapping[date, list[Award]] = field(default_factory=dict)
+    """Market awards by delivery day, for reconciliation with the operator's statement."""
+    energy_products: frozenset[str] = frozenset()
+    """Ids of the profile's energy products (awards signed by side)."""
+    btm_savings: Mapping[str, Decimal] = field(default_factory=dict)
+    """Behind-the-meter bill savings per enterprise (``waterfall.btm_savings``) [currency]."""
+
+
+@dataclass(frozen=True)
+class MonthSettlement:
+    """The month's waterfall, its draft statements and what data was missing."""
+
+    inputs: MonthInputs
+    waterfall: Waterfall
+    statements: list[Statement]
+    daily: pd.DataFrame
+    """Committed and delivered energy per enterprise and local day [MWh]."""
+    missing_days: list[date]
+    missing_meter: dict[str, int]
+    """Committed intervals without a meter value, per asset."""
+
+    @property
+    def complete(self) -> bool:
+        """Every day settled and every committed interval metered."""
+        return not self.missing_days and not self.missing_meter
+
+    def problems(self) -> list[str]:
+        """What is missing, one readable line each."""
+        out = [f"no day statements for {d.isoformat()}" for d in self.missing_days]
+        out += [
+            f"{a}: {n} committed intervals without meter data"
+            for a, n in sorted(self.missing_meter.items())
+        ]
+        return out
+
+
+def statement_id(owner: str, market_id: str, month: str) -> str:
+    """The id under which the monthly statement of ``owner`` is stored and versioned."""
+    return f"{owner}:{market_id}:{month}"
+
+
+def measure_delivery(inputs: MonthInputs) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Committed and delivered energy per enterprise and local day, and missing meter counts.
+
+    The commitment is the setpoint minus the asset's baseline (zero for device-metered
+    batteries), delivery the meter minus the same baseline; per interval the delivery counts in
+    the committed direction up to the commitment, so over-delivery earns nothing extra. PV and
+    wind setpoints are curtailment caps, not commitments, and are left out. Returns a frame
+    indexed by ``(enterprise_id, day)`` with ``committed_mwh``, ``delivered_mwh`` and
+    ``shortfall_mwh`` [MWh], and the count of committed intervals without a meter value.
+    """
+    columns = ["committed_mwh", "delivered_mwh", "shortfall_mwh"]
+    specs = inputs.asset_specs
+    keep = [
+        a for a in inputs.committed_mw.columns if not isinstance(specs.get(a), PvSpec | WindSpec)
+    ]
+    committed = inputs.committed_mw[keep]
+    if committed.empty:
+        empty = pd.MultiIndex.from_tuples([], names=["enterprise_id", "day"])
+        return pd.DataFrame(columns=columns, index=empty, dtype=float), {}
+    hours = inputs.interval_minutes / 60
+    index = pd.DatetimeIndex(committed.index)
+    baseline = pd.DataFrame(
+        {
+            a: asset_baseline(specs[a], index, inputs.timezone) if a in specs else 0.0
+            for a in committed.columns
+        },
+        index=index,
+    )
+    metered = inputs.metered_mw.reindex(index=index, columns=committed.columns)
+    c = (committed - baseline).where(committed.notna(), 0.0).to_numpy()
+    m = (metered - baseline).to_numpy()
+    active = np.abs(c) > 1e-9
+    gaps = active & np.isnan(m)
+    toward = np.clip(np.nan_to_num(m, nan=0.0) * np.sign(c), 0.0, np.abs(c))
+    per_asset = {
+        "committed_mwh": pd.DataFrame(
+            np.where(active, np.abs(c), 0.0) * hours, index=index, columns=committed.columns
+        ),
+        "delivered_mwh": pd.DataFrame(
+            np.where(active, toward, 0.0) * hours, index=index, columns=committed.columns
+        ),
+    }
+    days = committed.index.tz_convert(inputs.timezone).date
+    owners = [inputs.asset_owner.get(a, a) for a in committed.columns]
+    parts = {
+        name: frame.T.groupby(owners).sum().T.groupby(days).sum().stack()
+        for name, frame in per_asset.items()
+    }
+    daily = pd.DataFrame(parts)
+    daily.index = daily.index.set_names(["day", "enterprise_id"])
+    daily = daily.swaplevel().sort_index()
+    daily["shortfall_mwh"] = (daily["committed_mwh"] - daily["delivered_mwh"]).clip(lower=0)
+    missing = {a: int(n) for a, n in zip(committed.columns, gaps.sum(axis=0), strict=True) if n}
+    return daily[columns], missing
+
+
+def settle_month(inputs: MonthInputs) -> MonthSettlement:
+    """Aggregate the stored days of a month into monthly draft statements.
+
+    Parameters
+    ----------
+    inputs : MonthInputs
+        The month's stored day statements, contracts, setpoints and meter readings.
+
+    Returns
+    -------
+    MonthSettlement
+        Waterfall, one draft statement per enterprise plus the aggregator's, the daily
+        committed/delivered energy [MWh] and what was missing.
+    """
+    days = month_days(inputs.month)
+    ids = [e.id for e in inputs.enterprises]
+    revenue: dict[str, dict[str, Decimal]] = {e: {} for e in ids}
+    gains, losses = ZERO, ZERO
+    missing_days = []
+    for day in days:
+        stored = inputs.day_statements.get(day, [])
+        owners = {s.enterprise_id for s in stored}
+        if not stored or AGGREGATOR not in owners:
+            missing_days.append(day)
+            continue
+        attributed = ZERO
+        for s in stored:
+            for line in s.lines:
+                if s.enterprise_id in revenue and line.product_id is not None:
+                    per = revenue[s.enterprise_id]
+                    per[line.product_id] = per.get(line.product_id, ZERO) + line.amount
+                    attributed += line.amount
+        residual = sum((s.total for s in stored), ZERO) - attributed
+        gains, losses = (gains + residual, losses) if residual > 0 else (gains, losses + residual)
+    daily, missing_meter = measure_delivery(inputs)
+    totals = daily.groupby(level="enterprise_id").sum() if len(daily) else daily
+    months = []
+    for e in ids:
+        committed = float(totals["committed_mwh"].get(e, 0.0)) if len(totals) else 0.0
+        delivered = float(totals["delivered_mwh"].get(e, 0.0)) if len(totals) else 0.0
+        months.append(
+            EnterpriseMonth(
+                enterprise_id=e,
+                revenue=revenue[e],
+                shortfall_mwh=max(0.0, committed - delivered),
+                nominated_mw=inputs.nominated_mw.get(e, 0.0),
+                performance_ratio=delivered / committed if committed > 0 else None,
+                btm_savings=inputs.btm_savings.get(e),
+            )
+        )
+    waterfall = build_waterfall(
+        months,
+        inputs.contracts,
+        penalties=to_money(losses),
+        unattributed=to_money(gains),
+        product_labels=inputs.product_labels,
+    )
+    statements = [_statement(e, inputs, days, waterfall.enterprise_lines[e]) for e in ids]
+    statements.append(_statement(AGGREGATOR, inputs, days, waterfall.aggregator_lines))
+    return MonthSettlement(inputs, waterfall, statements, daily, missing_days, missing_meter)
+
+
+def with_override_note(statement: Statement, by: str, problems: list[str]) -> Statement:
+    """The statement with a zero-amount line saying who issued it despite missing data."""
+    note = StatementLine(
+        label=f"Issued with {len(problems)} data gaps; override by {by}"[:200],
+        label_zh=f"数据不完整（{len(problems)} 处），批准人：{by}"[:200],
+        amount=ZERO,
+    )
+    return statement.model_copy(update={"lines": [*statement.lines, note]})
+
+
+def _statement(
+    owner: str, inputs: MonthInputs, days: list[date], lines: list[StatementLine]
+) -> Statement:
+    return Statement(
+        id=statement_id(owner, inputs.market_id, inputs.month),
+        enterprise_id=owner,
+        market_id=inputs.market_id,
+        period_start=days[0],
+        period_end=days[-1],
+        currency=inputs.currency,
+        lines=lines,
+    )
+
+
+RECONCILE_COLUMNS = ["day", "product_id", "ours", "operator", "difference", "matches"]
+
+
+def award_amounts(inputs: MonthInputs) -> pd.DataFrame:
+    """What the awards are worth per local day and product [currency], to the cent.
+
+    Energy: signed MW (sell > 0) x price x hours; other products: MW x price x hours. The
+    imbalance is not here: it needs the metered position, which the operator settles itself.
+    """
+    hours = Decimal(str(inputs.interval_minutes / 60))
+    sums: dict[tuple[date, str], Decimal] = {}
+    for day, awards in inputs.awards.items():
+        for a in awards:
+            mw = a.signed_mw if a.product_id in inputs.energy_products else a.quantity_mw
+            key = (day, a.product_id)
+            sums[key] = sums.get(key, ZERO) + Decimal(str(mw)) * Decimal(str(a.price)) * hours
+    rows = [(d, p, to_money(v)) for (d, p), v in sorted(sums.items())]
+    return pd.DataFrame(rows, columns=["day", "product_id", "amount"])
+
+
+def reconcile_operator(ours: pd.DataFrame, operator: pd.DataFrame) -> pd.DataFrame:
+    """Differences by day and product between our amounts and the market operator's.
+
+    Parameters
+    ----------
+    ours, operator : pandas.DataFrame
+        Columns ``day`` (date), ``product_id`` and ``amount`` (Decimal or text) [currency].
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per day and product present on either side: ``ours``, ``operator``,
+        ``difference`` (ours - operator) and ``matches`` (to the cent). A side without the row
+        counts as 0.00 and the row does not match unless the other side is 0.00 too.
+    """
+    for name, frame in (("ours", ours), ("operator", operator)):
+        missing = {"day", "product_id", "amount"} - set(frame.columns)
+        if missing:
+            raise InvalidInputError(
+                f"{name} amounts lack column(s) {', '.join(sorted(missing))}",
+                hint="the operator CSV needs the columns day,product_id,amount",
+            )
+
+    def keyed(frame: pd.DataFrame) -> dict[tuple[date, str], Decimal]:
+        out: dict[tuple[date, str], Decimal] = {}
+        for day, product, amount in frame[["day", "product_id", "amount"]].itertuples(index=False):
+            key = (pd.Timestamp(day).date(), str(product))
+            out[key] = out.get(key, ZERO) + to_money(Decimal(str(amount)))
+        return out
+
+    mine, theirs = keyed(ours), keyed(operator)
+    rows = []
+    for key in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(key, ZERO), theirs.get(key, ZERO)
+        rows.append((*key, a, b, a - b, a == b))
+    return pd.DataFrame(rows, columns=RECONCILE_COLUMNS)
