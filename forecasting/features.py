@@ -9,8 +9,9 @@ before its day as the real forecast, so training rows see what the forecast will
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays as holidays_lib
@@ -23,6 +24,10 @@ from vpp.domain.timegrid import zone
 
 #: Extra lags (local days) used on top of the shortest allowed one, when allowed.
 LAG_DAYS: tuple[int, ...] = (7, 14)
+#: How far back the same-kind-of-day lookup searches [d].
+SAME_KIND_REACH = 21
+#: How many same-kind days the median of :func:`same_kind_features` takes [count].
+SAME_KIND_DAYS = 5
 
 
 def same_clock_earlier(index: pd.DatetimeIndex, tz: str, days: int) -> pd.DatetimeIndex:
@@ -40,7 +45,8 @@ def same_clock_earlier(index: pd.DatetimeIndex, tz: str, days: int) -> pd.Dateti
 
 def lookup(series: pd.Series, times: pd.DatetimeIndex) -> np.ndarray:
     """Values of ``series`` at ``times`` (NaN where the series has no such instant)."""
-    return series.reindex(times).to_numpy(dtype=float)
+    values: np.ndarray = series.reindex(times).to_numpy(dtype=float)
+    return values
 
 
 def min_lag_days(known: KnownHistory) -> int:
@@ -167,12 +173,75 @@ def level_features(index: pd.DatetimeIndex, known: KnownHistory) -> pd.DataFrame
 
 
 def lag_features(index: pd.DatetimeIndex, known: KnownHistory, lags: Sequence[int]) -> pd.DataFrame:
-    """Target values at the same local clock time ``lags`` days earlier (NaN if unknown)."""
+    """Target values at the same local clock time ``lags`` days earlier (NaN if unknown).
+
+    Besides each raw lag: the lag smoothed over the surrounding hour (``lag_Nd_1h``), the mean
+    of the same clock time over the last four weeks (``same_clock_4w``) and over the five
+    most recent allowed days (``same_clock_5d``), which damp the noise of a single day.
+    """
     y = known.y
-    return pd.DataFrame(
-        {f"lag_{d}d": lookup(y, same_clock_earlier(index, known.tz, d)) for d in lags},
-        index=index,
-    )
+    per_hour = max(1, 60 // known.interval_minutes)
+    smooth = y.rolling(per_hour + 1, center=True, min_periods=1).mean()
+    frame = pd.DataFrame(index=index)
+    for d in lags:
+        earlier = same_clock_earlier(index, known.tz, d)
+        frame[f"lag_{d}d"] = lookup(y, earlier)
+        frame[f"lag_{d}d_1h"] = lookup(smooth, earlier)
+    first = min(lags)
+    with warnings.catch_warnings():
+        # All-NaN rows (no history that far back) are expected and stay NaN.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        weeks = np.column_stack(
+            [
+                lookup(y, same_clock_earlier(index, known.tz, 7 * w))
+                for w in range(max(1, -(-first // 7)), 5)
+            ]
+        )
+        days = np.column_stack(
+            [lookup(y, same_clock_earlier(index, known.tz, d)) for d in range(first, first + 5)]
+        )
+        frame["same_clock_4w"] = np.nanmean(weeks, axis=1)
+        frame["same_clock_4w_median"] = np.nanmedian(weeks, axis=1)
+        frame["same_clock_5d"] = np.nanmean(days, axis=1)
+    return frame
+
+
+def same_kind_features(
+    index: pd.DatetimeIndex, known: KnownHistory, first_lag: int, holidays_country: str | None
+) -> pd.DataFrame:
+    """Same clock time on the latest earlier days of the same kind (working or not).
+
+    For a Monday after a weekend, or a day after a holiday, the closest comparable day is
+    not yesterday but the last working day; these features look it up, at least
+    ``first_lag`` days back. Columns ``same_kind_last`` and ``same_kind_median`` (median of
+    the last :data:`SAME_KIND_DAYS` such days) [target unit].
+    """
+    codes, unique = pd.factorize(pd.Index(index.tz_convert(zone(known.tz)).date))
+    values = np.full((len(index), SAME_KIND_DAYS), np.nan)
+    if len(unique):
+        reach = SAME_KIND_REACH + first_lag
+        first_day = min(unique) - timedelta(days=reach)
+        span = [first_day + timedelta(days=i) for i in range((max(unique) - first_day).days + 1)]
+        working = day_kinds(span, holidays_country)["is_working_day"].to_numpy()
+        table = np.zeros((len(unique), SAME_KIND_DAYS), dtype=int)
+        for row, day in enumerate(unique):
+            today = (day - first_day).days
+            backs = [b for b in range(first_lag, reach) if working[today - b] == working[today]]
+            found = backs[:SAME_KIND_DAYS]
+            table[row, : len(found)] = found
+        shifts = table[codes]
+        for back in np.unique(shifts[shifts > 0]):
+            rows = (shifts == back).any(axis=1)
+            looked = lookup(known.y, same_clock_earlier(index[rows], known.tz, int(back)))
+            slots = shifts[rows] == back
+            block = values[rows]
+            block[slots] = np.repeat(looked[:, None], SAME_KIND_DAYS, axis=1)[slots]
+            values[rows] = block
+    with warnings.catch_warnings():
+        # Rows with no comparable day in reach stay NaN.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(values, axis=1)
+    return pd.DataFrame({"same_kind_last": values[:, 0], "same_kind_median": median}, index=index)
 
 
 def build_features(
@@ -202,8 +271,26 @@ def build_features(
     parts = [
         calendar_features(index, known.tz, holidays_country),
         lag_features(index, known, lags),
+        same_kind_features(index, known, min(lags), holidays_country),
         level_features(index, known),
     ]
     if known.exog:
-        parts.append(known.frame[list(known.exog)].reindex(index))
+        parts.append(exog_features(index, known))
     return pd.concat(parts, axis=1)
+
+
+def exog_features(index: pd.DatetimeIndex, known: KnownHistory) -> pd.DataFrame:
+    """Each exogenous forecast at ``index``, a day and a week earlier, and its change in a day.
+
+    Exogenous columns are forecasts published before the issue time, so every value is known.
+    """
+    frame = pd.DataFrame(index=index)
+    for column in known.exog:
+        series = known.frame[column]
+        now = lookup(series, index)
+        day_before = lookup(series, same_clock_earlier(index, known.tz, 1))
+        frame[column] = now
+        frame[f"{column}_lag_1d"] = day_before
+        frame[f"{column}_lag_7d"] = lookup(series, same_clock_earlier(index, known.tz, 7))
+        frame[f"{column}_change_1d"] = now - day_before
+    return frame

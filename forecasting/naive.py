@@ -29,7 +29,6 @@ MAX_WEEKLY_REACH = 3
 RESIDUAL_DAYS = 28
 
 
-
 def _first_known(known: KnownHistory, steps: Sequence[int]) -> np.ndarray:
     """For each interval of D, the value ``k`` local days earlier for the first known ``k``."""
     y = known.y

@@ -36,8 +36,11 @@ def quantile_frame(
     values: np.ndarray, index: pd.DatetimeIndex, levels: Sequence[float]
 ) -> pd.DataFrame:
     """A sorted quantile frame: rows are ``index``, columns the float ``levels``."""
-    return pd.DataFrame(sort_quantiles(np.asarray(values, dtype=float)), index=index,
-                        columns=pd.Index([float(q) for q in levels]))
+    return pd.DataFrame(
+        sort_quantiles(np.asarray(values, dtype=float)),
+        index=index,
+        columns=pd.Index([float(q) for q in levels]),
+    )
 
 
 def residual_offsets(residuals: np.ndarray, levels: Sequence[float]) -> np.ndarray:
@@ -61,7 +64,10 @@ def residual_offsets(residuals: np.ndarray, levels: Sequence[float]) -> np.ndarr
         return np.zeros(len(levels))
     raw = np.quantile(clean, list(levels))
     offsets = np.array(
-        [min(r, 0.0) if q < 0.5 else max(r, 0.0) if q > 0.5 else 0.0 for q, r in zip(levels, raw, strict=True)]
+        [
+            min(r, 0.0) if q < 0.5 else max(r, 0.0) if q > 0.5 else 0.0
+            for q, r in zip(levels, raw, strict=True)
+        ]
     )
     return offsets
 

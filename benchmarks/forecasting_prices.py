@@ -1,0 +1,183 @@
+"""Day-ahead price forecasting on the epftoolbox benchmark, side by side with LEAR-Ens and DNN-Ens.
+
+For each market (NP, PJM, BE, FR, DE) the two-year test period of Lago et al. (2021) is
+forecast day by day with our rolling-origin backtest, using the same data: hourly prices and the
+two day-ahead exogenous forecasts of each dataset. In the same run, the published LEAR-Ens and
+DNN-Ens forecasts (epftoolbox ``forecasts_2020`` files, which reproduce the paper) are scored
+on the very same test days, so MAE, sMAPE and rMAE (vs the weekly naive) compare like for like.
+
+Timing: prices of all of D-1 are known when D is forecast (cleared the day before), so the
+issue time is the start of D and lags of one day are allowed; the exogenous columns are
+day-ahead forecasts, usable for D. The datasets are in local time with DST already removed
+(24 hours a day), so the day grid is read as UTC.
+
+Run: ``.venv/bin/python benchmarks/forecasting_prices.py [--market NP ...] [--days N] [--smoke]``.
+Writes ``benchmarks/results/forecasting_prices.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from forecasting_datasets import SHARED, machine
+
+from forecasting import backtest_day_ahead
+from forecasting.gbm import GbmParams
+from forecasting.metrics import mae, rmse, smape
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DATA = SHARED / "data" / "prices"
+ANCHORS = SHARED / "anchors" / "epftoolbox" / "forecasts_2020"
+MARKETS = {"NP": "NO", "PJM": "US", "BE": "BE", "FR": "FR", "DE": "DE"}
+ANCHOR_MODELS = ("LEAR Ensemble", "DNN Ensemble")
+#: Published rMAE over the full two-year test periods (LEAR-Ens, DNN-Ens), for reference:
+#: reference/performance-anchors.md §2.1 (DE DNN-Ens: paper 0.377, files 0.374-0.438).
+FULL_PERIOD_RMAE = {
+    "NP": (0.420, 0.403),
+    "PJM": (0.476, 0.439),
+    "BE": (0.604, 0.573),
+    "FR": (0.543, 0.533),
+    "DE": (0.395, 0.377),
+}
+#: LightGBM training window for prices [d] (epftoolbox LEAR uses 56 to 1456 days).
+PRICE_TRAIN_DAYS = 728
+
+
+def read_epf(market: str) -> pd.DataFrame:
+    """An epftoolbox dataset as a canonical frame: ``price``, ``exog_1``, ``exog_2``.
+
+    The upstream column names differ per market (and carry leading spaces); the order is
+    always price, then two day-ahead forecasts. Timestamps are local without DST, read as UTC.
+    """
+    raw = pd.read_csv(DATA / f"epftoolbox_{market}.csv.gz", index_col=0, parse_dates=True)
+    frame = pd.DataFrame(raw.to_numpy(dtype=float), columns=["price", "exog_1", "exog_2"])
+    frame.index = pd.DatetimeIndex(raw.index).tz_localize("UTC").rename("timestamp")
+    return frame
+
+
+def read_anchor(market: str) -> pd.DataFrame:
+    """Published forecasts of the test period (``Real price``, ``LEAR Ensemble`` ...)."""
+    raw = pd.read_csv(
+        ANCHORS / f"Forecasts_{market}_DNN_LEAR_ensembles.csv.gz", index_col=0, parse_dates=True
+    )
+    raw.index = pd.DatetimeIndex(raw.index).tz_localize("UTC").rename("timestamp")
+    return raw
+
+
+def run_market(market: str, days: int | None, refit_days: int) -> dict[str, object]:
+    """Backtest one market and score ours and the anchors on the same test intervals."""
+    frame, anchor = read_epf(market), read_anchor(market)
+    first = anchor.index[0].date()
+    last = anchor.index[-1].date() if days is None else first + timedelta(days=days - 1)
+    began = time.perf_counter()
+    result = backtest_day_ahead(
+        frame,
+        "price",
+        "UTC",
+        first,
+        last,
+        issue_clock="00:00",
+        issue_day_offset=0,
+        models=["lgbm"],
+        exog=("exog_1", "exog_2"),
+        holidays_country=MARKETS[market],
+        refit_days=refit_days,
+        gbm_params=GbmParams(train_days=PRICE_TRAIN_DAYS),
+    )
+    seconds = time.perf_counter() - began
+    actual = result.actual.to_numpy(dtype=float)
+    published = anchor.reindex(result.actual.index)
+    if not np.allclose(published["Real price"].to_numpy(), actual, atol=0.01, equal_nan=True):
+        raise SystemExit(f"{market}: dataset and anchor prices differ on the test days")
+    naive = result.forecasts["naive_weekly"][0.5].to_numpy(dtype=float)
+    naive_mae = mae(actual, naive)
+    rows: dict[str, dict[str, float]] = {}
+    candidates = {name: published[name].to_numpy(dtype=float) for name in ANCHOR_MODELS}
+    candidates |= {f"ours: {n}": f[0.5].to_numpy(dtype=float) for n, f in result.forecasts.items()}
+    for name, forecast in candidates.items():
+        rows[name] = {
+            "mae": mae(actual, forecast),
+            "smape": smape(actual, forecast),
+            "rmae": mae(actual, forecast) / naive_mae,
+            "rmse": rmse(actual, forecast),
+        }
+    ours = result.metrics()["lgbm"]
+    rows["ours: lgbm"] |= {"pinball": ours["pinball"], "coverage_80": ours["coverage_80"]}
+    return {
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "days": len(result.days),
+        "seconds": round(seconds, 1),
+        "models": rows,
+    }
+
+
+def _markdown(results: dict[str, dict[str, object]], info: dict[str, str], note: str) -> str:
+    lines = [
+        "# Day-ahead price forecasts vs epftoolbox LEAR-Ens / DNN-Ens (Lago et al. 2021)",
+        "",
+        f"Run {info['date_utc']} UTC on {info['machine']}, {info['nproc']} cores, "
+        f"Python {info['python']}. {note}",
+        "Same test days for every row; rMAE = MAE / MAE of the weekly naive on those days; "
+        "sMAPE = mean 2|y-f|/(|y|+|f|) in %. Published forecasts: epftoolbox `forecasts_2020` "
+        "(reproduce the paper; see reference/performance-anchors.md §2.1).",
+        "Ours: LightGBM quantile regression (P50 scored), issued at the start of D with all of "
+        f"D-1 known, trained on the {PRICE_TRAIN_DAYS} days before its issue time, refit weekly.",
+        "",
+        "| market | days | model | MAE | sMAPE [%] | rMAE | RMSE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for market, res in results.items():
+        models = res["models"]
+        assert isinstance(models, dict)
+        for name, m in models.items():
+            lines.append(
+                f"| {market} | {res['days']} | {name} | {m['mae']:.3f} | {m['smape']:.2f} "
+                f"| {m['rmae']:.3f} | {m['rmse']:.3f} |"
+            )
+    lines += [
+        "",
+        "For reference, the published rMAE over each market's full two-year test period "
+        "(performance-anchors §2.1): "
+        + "; ".join(
+            f"{m} LEAR-Ens {a:.3f}, DNN-Ens {b:.3f}" for m, (a, b) in FULL_PERIOD_RMAE.items()
+        )
+        + ". Compare ours with the rows above, which use the same days.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the benchmark and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--market", action="append", choices=sorted(MARKETS), default=None)
+    parser.add_argument("--days", type=int, default=None, help="first N test days only")
+    parser.add_argument("--refit-days", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="NP, 14 days")
+    parser.add_argument("--out", type=Path, default=RESULTS / "forecasting_prices")
+    args = parser.parse_args()
+    markets = ["NP"] if args.smoke else (args.market or list(MARKETS))
+    days = 14 if args.smoke else args.days
+    results = {}
+    for market in markets:
+        results[market] = run_market(market, days, args.refit_days)
+        print(market, json.dumps(results[market]["models"], indent=1), flush=True)
+    info = machine()
+    scope = "full two-year test periods" if days is None else f"first {days} test days only"
+    note = f"Scope: {scope}, markets {', '.join(markets)}."
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"run": info, "scope": scope, "markets": results}
+    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(_markdown(results, info, note))
+    print(args.out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()

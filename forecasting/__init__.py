@@ -1,0 +1,21 @@
+"""Day-ahead forecasting of load, PV, wind and prices: pure functions on pandas data.
+
+The public surface is small: :func:`forecast_day_ahead` (one quantile forecast of a market
+day, issued at a given instant, using only what was known then), :func:`sample_scenarios`
+(correlated paths for stochastic bidding) and :func:`backtest_day_ahead` (rolling-origin
+evaluation). This package never imports the service's web, database or settings layers.
+"""
+
+from forecasting.backtest import BacktestResult, backtest_day_ahead
+from forecasting.dayahead import MODELS, forecast_day_ahead
+from forecasting.pv import PvSystem
+from forecasting.scenarios import sample_scenarios
+
+__all__ = [
+    "MODELS",
+    "BacktestResult",
+    "PvSystem",
+    "backtest_day_ahead",
+    "forecast_day_ahead",
+    "sample_scenarios",
+]
