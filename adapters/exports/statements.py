@@ -243,18 +243,17 @@ def _page_header(
 def _footer(
     fig: Figure, statement: Statement, profile: MarketProfile, bilingual: bool, page: str
 ) -> None:
-    note = "" if bilingual else " Chinese labels: see the CSV/XLSX (no CJK font installed)."
-    fig.text(
-        0.08,
-        0.025,
+    notes = [
         f"Amounts in {statement.currency}; dates in {profile.timezone}. "
-        f"Issued statements are immutable; corrections are new versions.{note}",
-        fontsize=7,
-        color="#555555",
-    )
+        "Issued statements are immutable; corrections are new versions."
+    ]
+    if not bilingual:
+        notes.append("Chinese labels: see the CSV/XLSX (no CJK font was installed).")
+    for k, note in enumerate(notes):
+        fig.text(0.08, 0.025 - 0.012 * k, note, fontsize=7, color="#555555")
     fig.text(
         0.92,
-        0.025,
+        0.04,
         f"{statement.id} v{statement.version} — {page}",
         fontsize=7,
         color="#555555",

@@ -1,0 +1,67 @@
+"""``vpp settle`` end to end on a seeded SQLite database: summary, refusal, override, files."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from tests.settlement.conftest import Seeder
+from vpp.cli import app
+
+
+def run(url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    monkeypatch.setenv("VPP_DATABASE_URL", url)
+    monkeypatch.setenv("COLUMNS", "160")
+    result = CliRunner().invoke(app, ["settle", *args])
+    return result.exit_code, result.output + repr(result.exception or "")
+
+
+def test_settle_prints_reconciled_totals_and_exports(
+    seed_month: Seeder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = seed_month()
+    out = tmp_path / "statements"
+    code, text = run(url, monkeypatch, "--month", "2026-02", "--export", str(out))
+    assert code == 0, text
+    assert "market total: 3,780.00 CNY" in text
+    assert "2,240.00" in text and "1,000.00" in text and "540.00" in text
+    assert "reconciles to the cent" in text
+    names = sorted(p.name for p in out.iterdir())
+    assert "a_cn-shandong_2026-02_v1.csv" in names
+    assert len([n for n in names if n.endswith(".pdf")]) == 3
+    with (out / "b_cn-shandong_2026-02_v1.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[-1] == ["", "Total", "合计", "", "", "", "1000.00"]
+    assert any("保底补足" in r for row in rows for r in row)
+    sheet = load_workbook(out / "a_cn-shandong_2026-02_v1.xlsx")["Statement 结算单"]
+    amounts = [r[6] for r in sheet.iter_rows(values_only=True) if len(r) > 6]
+    assert amounts[-1] == pytest.approx(2240.0)
+    assert (out / "a_cn-shandong_2026-02_v1.pdf").read_bytes().startswith(b"%PDF")
+    code, text = run(url, monkeypatch, "--month", "2026-02")
+    assert code == 0 and text.count("unchanged") == 3
+
+
+def test_incomplete_month_needs_override_by_name(
+    seed_month: Seeder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = seed_month(skip_day=date(2026, 2, 3))
+    code, text = run(url, monkeypatch, "--month", "2026-02")
+    assert code != 0
+    assert "no day statements for 2026-02-03" in text and "nothing was issued" in text
+    code, text = run(url, monkeypatch, "--month", "2026-02", "--override-incomplete")
+    assert code != 0 and "--by NAME" in text
+    code, text = run(
+        url, monkeypatch, "--month", "2026-02", "--override-incomplete", "--by", "Wang Fang"
+    )
+    assert code == 0, text
+    assert "override" in text and "reconciles to the cent" in text
+
+
+def test_bad_month_is_explained(seed_month: Seeder, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, text = run(seed_month(), monkeypatch, "--month", "Feb-2026")
+    assert code != 0 and "YYYY-MM" in text

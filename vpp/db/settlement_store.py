@@ -1,0 +1,195 @@
+"""Reading a month's stored days for settlement, and issuing its statements in one transaction.
+
+The settlement service is pure; this module is its database edge. :func:`load_month` turns
+what the day-ahead cycles stored (issued day statements, dispatch setpoints, device telemetry,
+contracts, assets) into :class:`~vpp.services.settle_month.MonthInputs`.
+:func:`issue_month` stores the monthly statements: a new one is issued, one whose amounts
+changed is corrected as a new version, an identical one is left alone. A month with missing
+data is refused unless someone overrides, and the override is written to the audit log. The
+caller runs both inside one :func:`~vpp.db.engine.session_scope`, so an interrupted run
+leaves nothing half-issued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+import pandas as pd
+from sqlmodel import Session
+
+from vpp.db.repositories import (
+    AssetRepository,
+    AuditRepository,
+    AwardRepository,
+    ContractRepository,
+    DispatchRepository,
+    ParkRepository,
+    StatementRepository,
+    TelemetryRepository,
+)
+from vpp.domain.bids import Statement
+from vpp.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from vpp.domain.market import MarketProfile
+from vpp.domain.park import EnrolledAsset
+from vpp.domain.settlement import to_money
+from vpp.domain.timegrid import local_midnight
+from vpp.services.settle_month import (
+    AGGREGATOR,
+    MonthInputs,
+    MonthSettlement,
+    month_days,
+    with_override_note,
+)
+
+
+def load_month(session: Session, park_id: str, month: str, profile: MarketProfile) -> MonthInputs:
+    """Everything stored for ``park_id`` in ``month`` (``YYYY-MM``), read in one session."""
+    days = month_days(month)
+    park = ParkRepository(session).get(park_id)
+    if park.market_id != profile.market_id:
+        raise InvalidInputError(
+            f"park {park_id} trades in {park.market_id}, not {profile.market_id}"
+        )
+    tz = profile.timezone
+    start = local_midnight(days[0], tz)
+    end = local_midnight(days[-1] + timedelta(days=1), tz)
+    enterprises = [e for e in park.enterprises if e.id != AGGREGATOR]
+    contracts = {}
+    statements = StatementRepository(session)
+    by_day: dict[date, list[Statement]] = {}
+    owners = [*(e.id for e in enterprises), AGGREGATOR]
+    for owner in owners:
+        if owner != AGGREGATOR:
+            active = ContractRepository(session).active(owner, start.to_pydatetime())
+            if active:
+                contracts[owner] = active[-1]
+        for s in statements.list_for_enterprise(owner):
+            daily = s.period_start == s.period_end and days[0] <= s.period_start <= days[-1]
+            if daily and s.status == "issued" and s.market_id == profile.market_id:
+                by_day.setdefault(s.period_start, []).append(s)
+    assets = AssetRepository(session).list_for_park(park_id)
+    dispatch = DispatchRepository(session)
+    frames = [dispatch.get(profile.market_id, d).frame() for d in days]
+    frames = [f for f in frames if not f.empty]
+    committed = pd.concat(frames).sort_index() if frames else pd.DataFrame()
+    telemetry = TelemetryRepository(session)
+    awards = AwardRepository(session)
+    # Device meters may report every few seconds or minutes: average them per market interval
+    # (labelled by its start); an interval with no reading stays NaN and counts as missing.
+    step = f"{profile.interval_minutes}min"
+    metered = pd.DataFrame(
+        {
+            a: telemetry.read(a, start.to_pydatetime(), end.to_pydatetime())
+            .resample(step, label="left", closed="left")
+            .mean()
+            for a in committed.columns
+        },
+        index=committed.index,
+    )
+    return MonthInputs(
+        month=month,
+        market_id=profile.market_id,
+        currency=profile.currency,
+        timezone=tz,
+        interval_minutes=profile.interval_minutes,
+        enterprises=enterprises,
+        contracts=contracts,
+        day_statements=by_day,
+        asset_owner={a.spec.id: a.enterprise_id for a in assets},
+        nominated_mw=_nominated(assets),
+        committed_mw=committed,
+        metered_mw=metered,
+        product_labels={p.id: p.id for p in profile.products},
+        asset_specs={a.spec.id: a.spec for a in assets},
+        awards={d: awarded for d in days if (awarded := awards.list_for_day(profile.market_id, d))},
+        energy_products=frozenset(p.id for p in profile.products if p.kind == "energy"),
+    )
+
+
+def _nominated(assets: list[EnrolledAsset]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for a in assets:
+        out[a.enterprise_id] = out.get(a.enterprise_id, 0.0) + (a.nominated_mw or 0.0)
+    return out
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What happened to one monthly statement."""
+
+    statement: Statement
+    action: Literal["issued", "corrected", "unchanged"]
+
+
+def issue_month(
+    session: Session,
+    settlement: MonthSettlement,
+    *,
+    at: datetime | None = None,
+    override_by: str | None = None,
+) -> list[Issued]:
+    """Issue (or correct) the month's statements; refuse an incomplete month without override.
+
+    Raises
+    ------
+    ConflictError
+        The month has missing data and nobody overrode.
+    """
+    now = at or datetime.now(UTC)
+    problems = settlement.problems()
+    drafts = settlement.statements
+    if problems and not override_by:
+        raise ConflictError(
+            f"{settlement.inputs.month} is incomplete: {'; '.join(problems[:5])}"
+            + (f" and {len(problems) - 5} more" if len(problems) > 5 else ""),
+            hint="import the missing data and run again, or pass --override-incomplete --by NAME",
+        )
+    if problems and override_by:
+        drafts = [with_override_note(s, override_by, problems) for s in drafts]
+    repo = StatementRepository(session)
+    audit = AuditRepository(session)
+    actor = override_by or "vpp settle"
+    out: list[Issued] = []
+    for draft in drafts:
+        try:
+            stored = repo.get(draft.enterprise_id, draft.id)
+        except NotFoundError:
+            repo.save_draft(draft)
+            out.append(Issued(repo.issue(draft.enterprise_id, draft.id, at=now), "issued"))
+        else:
+            if _amounts(stored) == _amounts(draft):
+                out.append(Issued(stored, "unchanged"))
+                continue
+            corrected = repo.correct(
+                draft.model_copy(update={"version": stored.version + 1}), at=now
+            )
+            audit.record(
+                actor,
+                "statement.correct",
+                "statement",
+                draft.id,
+                before={"version": stored.version, "total": str(stored.total)},
+                after={"version": corrected.version, "total": str(corrected.total)},
+                at=now,
+            )
+            out.append(Issued(corrected, "corrected"))
+        if problems and override_by:
+            audit.record(
+                override_by,
+                "settle.override_incomplete",
+                "statement",
+                draft.id,
+                after={
+                    "month": settlement.inputs.month,
+                    "problems": problems[:100],
+                    "problem_count": len(problems),
+                },
+                at=now,
+            )
+    return out
+
+
+def _amounts(statement: Statement) -> list[tuple[str, object]]:
+    return [(x.label, to_money(x.amount)) for x in statement.lines]
