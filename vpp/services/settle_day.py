@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from vpp.domain.baseline import asset_baseline
+from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.bids import DispatchPlan, Statement, StatementLine
 from vpp.domain.market import MarketProfile
 from vpp.domain.settlement import MarketSettlement, flexibility_value, to_money

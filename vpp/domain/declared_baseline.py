@@ -1,4 +1,4 @@
-"""What each asset would do without the VPP: the counterfactual that flexibility is measured from.
+"""Declared-behaviour baselines: what each asset would do without the VPP, before metered history exists.
 
 The value of flexibility is always a difference against a baseline, so the baseline must be
 stated. The rules here are the declared-behaviour baselines used before metered history exists
