@@ -3,7 +3,8 @@
 Running the same day again is safe: the park and portfolio are updated in place, a bid set
 already stored under the cycle's id is kept as it is (the exchange would refuse a second one
 too), and a statement already issued stays issued, or is corrected as a new version when the
-amounts changed. Everything is written in one transaction.
+amounts changed. The day's metered (in the demo: simulated) power of every asset is stored as
+telemetry, so a monthly settlement can measure delivery. Everything is written in one transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from vpp.db.repositories import (
     DispatchRepository,
     ParkRepository,
     StatementRepository,
+    TelemetryRepository,
 )
 from vpp.domain.errors import NotFoundError
 from vpp.domain.park import Enterprise
@@ -57,6 +59,22 @@ def store_portfolio(session: object, data: ParkData) -> None:
             consents.add(consent)
 
 
+def store_delivery(session: object, data: ParkData, result: CycleResult) -> int:
+    """Store each enrolled asset's metered power of the day as telemetry (idempotent upsert).
+
+    In the demo the devices are simulated, so the points are marked ``quality="simulated"``.
+    """
+    telemetry = TelemetryRepository(session)  # type: ignore[arg-type]
+    enrolled = {a.spec.id for a in data.portfolio.assets}
+    written = 0
+    for asset_id in result.delivered_mw.columns:
+        if asset_id in enrolled:
+            written += telemetry.upsert_series(
+                asset_id, result.delivered_mw[asset_id], quality="simulated"
+            )
+    return written
+
+
 def record_cycle(url: str, data: ParkData, result: CycleResult) -> str:
     """Store ``result`` in the database at ``url`` (migrated first); return where it went."""
     upgrade(url)
@@ -75,6 +93,7 @@ def record_cycle(url: str, data: ParkData, result: CycleResult) -> str:
                     bids.set_status(bid_set.id, status, at=now)  # type: ignore[arg-type]
                 AwardRepository(session).save(bid_set.id, result.awards)
                 DispatchRepository(session).save(result.plan)
+            store_delivery(session, data, result)
             statements = StatementRepository(session)
             for statement in result.settlement.statements:
                 try:
