@@ -20,8 +20,8 @@ import pandas as pd
 from bidding import BidProblem, BidResult, plan_dispatch, solve_day_ahead
 from forecasting import sample_scenarios
 from vpp.domain.assets import BatterySpec, PvSpec, WindSpec
-from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.bids import Award, BidSet, DispatchPlan
+from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.market import MarketProfile
 from vpp.domain.ports import DispatchChannel, MarketGateway

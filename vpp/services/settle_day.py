@@ -17,8 +17,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.bids import DispatchPlan, Statement, StatementLine
+from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.market import MarketProfile
 from vpp.domain.settlement import MarketSettlement, flexibility_value, to_money
 from vpp.services.park_file import ParkData

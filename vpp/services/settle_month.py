@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from vpp.domain.assets import AssetSpec, PvSpec, WindSpec
-from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.bids import Award, Statement, StatementLine
+from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.park import Contract, Enterprise
 from vpp.domain.settlement import to_money
