@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.migrate import upgrade
 from vpp.db.repositories import AssetRepository, ContractRepository, ParkRepository
-from vpp.db.tables import metadata
+from vpp.db.schema import metadata
 from vpp.domain.assets import BatterySpec, PvSpec
 from vpp.domain.park import Contract, EnrolledAsset, Enterprise, Park, Site
 

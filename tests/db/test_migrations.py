@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 
 from vpp.db.engine import make_engine
 from vpp.db.migrate import alembic_config, current_revision, head_revision, upgrade
-from vpp.db.tables import metadata
+from vpp.db.schema import metadata
 
 
 def _diffs(url: str) -> list[object]:
@@ -36,7 +36,7 @@ def test_upgrade_builds_the_metadata_schema(fresh_url: str) -> None:
     assert current_revision(fresh_url) is None
     upgrade(fresh_url)
     upgrade(fresh_url)  # a second run has nothing to do
-    assert current_revision(fresh_url) == head_revision() == "0001_initial"
+    assert current_revision(fresh_url) == head_revision() == "0002_api_keys_outages"
     assert _diffs(fresh_url) == []
     assert _tables(fresh_url) == set(metadata.tables) | {"alembic_version"}
 

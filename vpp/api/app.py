@@ -8,8 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from vpp import __version__
-from vpp.api.problems import install_problem_handlers
-from vpp.api.routes import health, markets
+from vpp.api.conventions import install_conventions
+from vpp.api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from vpp.api.routes import (
+    agreements,
+    assets,
+    auth,
+    health,
+    keys,
+    markets,
+    operations,
+    parks,
+    portfolio,
+    telemetry,
+)
 from vpp.db.engine import make_engine
 from vpp.db.migrate import upgrade
 from vpp.settings import Settings, get_settings
@@ -38,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     install_problem_handlers(app)
+    install_conventions(app)
     app.include_router(health.router)
-    app.include_router(markets.router)
+    app.include_router(markets.router, responses=PROBLEM_RESPONSES)
+    for module in (auth, keys, parks, assets, agreements, telemetry, portfolio, operations):
+        app.include_router(module.router, responses=PROBLEM_RESPONSES)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 
 from vpp.db.engine import make_engine
-from vpp.db.tables import metadata
+from vpp.db.schema import metadata
 
 config = context.config
 

@@ -1,0 +1,150 @@
+"""Tenant isolation: every enterprise-scoped endpoint, called with another tenant's credentials,
+answers 404 or 403 with none of the owner's data, on SQLite and on PostgreSQL.
+
+The table of calls is checked against the app's routes, so a new enterprise-scoped route fails
+this test until it is added here.
+"""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import (
+    ADMIN,
+    BATTERY,
+    CONSENT,
+    CONTRACT,
+    FURNACE,
+    World,
+    build_client,
+    seed_world,
+)
+
+DAY = {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z"}
+OUTAGE = {"start": "2026-03-03T00:00:00Z", "end": "2026-03-03T06:00:00Z", "reason": "x"}
+POINTS = {"points": [{"ts": "2026-03-02T00:00:00Z", "power_mw": 0.5}]}
+ENT = "/v1/enterprises/{enterprise_id}"
+CALLS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
+    ("GET", ENT): ("/v1/enterprises/ent-a", {}),
+    ("GET", ENT + "/assets"): ("/v1/enterprises/ent-a/assets", {}),
+    ("POST", ENT + "/assets"): (
+        "/v1/enterprises/ent-a/assets",
+        {"json": {**BATTERY, "spec": {**BATTERY["spec"], "id": "sneaky"}}},
+    ),
+    ("GET", ENT + "/assets/{asset_id}"): ("/v1/enterprises/ent-a/assets/a-bat-1", {}),
+    ("PATCH", ENT + "/assets/{asset_id}"): (
+        "/v1/enterprises/ent-a/assets/a-bat-1",
+        {"json": {"nominated_mw": 0.1}},
+    ),
+    ("GET", ENT + "/assets/{asset_id}/outages"): (
+        "/v1/enterprises/ent-a/assets/a-bat-1/outages",
+        {},
+    ),
+    ("POST", ENT + "/assets/{asset_id}/outages"): (
+        "/v1/enterprises/ent-a/assets/a-bat-1/outages",
+        {"json": OUTAGE},
+    ),
+    ("GET", ENT + "/assets/{asset_id}/telemetry"): (
+        "/v1/enterprises/ent-a/assets/a-bat-1/telemetry",
+        {"params": DAY},
+    ),
+    ("POST", ENT + "/assets/{asset_id}/telemetry"): (
+        "/v1/enterprises/ent-a/assets/a-bat-1/telemetry",
+        {"json": POINTS},
+    ),
+    ("GET", ENT + "/contracts"): ("/v1/enterprises/ent-a/contracts", {}),
+    ("POST", ENT + "/contracts"): (
+        "/v1/enterprises/ent-a/contracts",
+        {"json": {**CONTRACT, "id": "c-sneaky"}},
+    ),
+    ("GET", ENT + "/consents"): ("/v1/enterprises/ent-a/consents", {}),
+    ("POST", ENT + "/consents"): ("/v1/enterprises/ent-a/consents", {"json": CONSENT}),
+    ("POST", ENT + "/consents/{consent_id}/revoke"): (
+        "/v1/enterprises/ent-a/consents/1/revoke",
+        {},
+    ),
+}
+SECRETS = ("a-bat-1", "a-furnace-2", "Alpha", "a-main", "c-a-2026", "Li Wei", "sneaky")
+
+
+def _seed_owner(client: TestClient, world: World) -> None:
+    for body in (BATTERY, FURNACE):
+        assert (
+            client.post("/v1/enterprises/ent-a/assets", json=body, headers=world.ent_a).status_code
+            == 201
+        )
+    assert (
+        client.post(
+            "/v1/enterprises/ent-a/contracts", json=CONTRACT, headers=world.ent_a
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post("/v1/enterprises/ent-a/consents", json=CONSENT, headers=world.ent_a).status_code
+        == 201
+    )
+    telemetry = client.post(
+        "/v1/enterprises/ent-a/assets/a-bat-1/telemetry", json=POINTS, headers=world.ent_a
+    )
+    assert telemetry.status_code == 200
+
+
+def _snapshot(client: TestClient, world: World) -> list[object]:
+    return [
+        client.get(path, headers=world.ent_a, **kw).json()
+        for (m, _), (path, kw) in CALLS.items()
+        if m == "GET"
+    ]
+
+
+def test_the_table_covers_every_enterprise_scoped_route(client: TestClient) -> None:
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    scoped = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith(ENT)
+        for method in operations
+    }
+    assert scoped == set(CALLS)
+
+
+def test_other_tenants_get_nothing(backend_url: str) -> None:
+    with build_client(backend_url) as client:
+        world = seed_world(client)
+        _seed_owner(client, world)
+        before = _snapshot(client, world)
+        for (method, template), (path, kwargs) in CALLS.items():
+            for intruder in (world.ent_b, world.settlement if method != "GET" else None):
+                if intruder is None:
+                    continue
+                answer = client.request(method, path, headers=intruder, **kwargs)
+                assert answer.status_code in (403, 404), (method, template, answer.text)
+                assert answer.headers["content-type"] == "application/problem+json"
+                shown = {k: v for k, v in answer.json().items() if k != "instance"}  # echoed path
+                assert not any(s in str(shown) for s in SECRETS), (method, template, shown)
+        # The intruder's own enterprise path cannot reach ent-a's asset either.
+        for method, path, kwargs in (
+            ("GET", "/v1/enterprises/ent-b/assets/a-bat-1", {}),
+            ("POST", "/v1/enterprises/ent-b/assets/a-bat-1/telemetry", {"json": POINTS}),
+            ("GET", "/v1/enterprises/ent-b/assets/a-bat-1/telemetry", {"params": DAY}),
+            ("POST", "/v1/enterprises/ent-b/assets/a-bat-1/outages", {"json": OUTAGE}),
+        ):
+            answer = client.request(method, path, headers=world.ent_b, **kwargs)
+            assert answer.status_code == 404, (path, answer.text)
+        own_contract = {**CONTRACT, "id": "c-b-1"}
+        assert (
+            client.post(
+                "/v1/enterprises/ent-b/contracts", json=own_contract, headers=world.ent_b
+            ).status_code
+            == 201
+        )
+        foreign_consent = {**CONSENT, "contract_id": "c-b-1"}
+        refused = client.post(
+            "/v1/enterprises/ent-b/consents", json=foreign_consent, headers=world.ent_b
+        )
+        assert refused.status_code == 404 and "a-furnace-2" not in refused.text
+        assert _snapshot(client, world) == before
+        audit = client.get(
+            "/v1/audit", params={"actor": f"enterprise:{world.key_ids['ent_b']}"}, headers=ADMIN
+        )
+        assert [e["action"] for e in audit.json()["items"]] == ["contract.add"]

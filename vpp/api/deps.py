@@ -1,0 +1,179 @@
+"""Typed dependencies every route declares: database, caller, scopes, tenant, content type.
+
+``tenant(scope)`` (``TenantRead``, ``TenantWrite`` ...) is the guard of every ``/v1/enterprises/{enterprise_id}/...`` route: an enterprise
+credential only reaches its own enterprise, and any other id answers 404 exactly like an id
+that does not exist. The repositories then filter by that enterprise id in SQL as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+
+from vpp.api.config import ApiSettings
+from vpp.api.errors import AuthenticationError, PermissionDeniedError, UnsupportedMediaTypeError
+from vpp.api.security import (
+    KEY_PREFIX,
+    ROLE_SCOPES,
+    Principal,
+    hash_secret,
+    read_token,
+    secret_matches,
+    split_key,
+)
+from vpp.db.engine import session_scope
+from vpp.db.repositories.credentials import ApiKeyRepository
+from vpp.domain.errors import NotFoundError
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/auth/token, or a key.")
+
+
+def get_engine(request: Request) -> Engine:
+    """The database engine built by the app factory."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_api_settings(request: Request) -> ApiSettings:
+    """The API settings built when the app was installed."""
+    settings: ApiSettings = request.app.state.api_settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
+
+
+def authenticate(
+    request: Request,
+    engine: EngineDep,
+    settings: ApiSettingsDep,
+    key: Annotated[str | None, Depends(api_key_header)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller behind ``X-API-Key`` or ``Authorization: Bearer``; rate-limited per key.
+
+    Failed attempts are rate-limited per client address too, so guessing answers 429 soon.
+    """
+    presented = key or (credentials.credentials if credentials is not None else None)
+    limiter = request.app.state.rate_limiter
+    try:
+        if not presented:
+            raise AuthenticationError("no credential", hint="send X-API-Key or a bearer token")
+        principal = _principal(engine, settings, presented, request.app.state.jwt_secret)
+    except AuthenticationError:
+        limiter.hit(f"failed-auth:{request.client.host if request.client else 'unknown'}")
+        raise
+    request.state.principal = principal
+    limiter.hit(principal.key_id)
+    return principal
+
+
+def _principal(engine: Engine, settings: ApiSettings, presented: str, jwt_secret: str) -> Principal:
+    admin = settings.admin_key
+    if admin is not None and secret_matches(presented, hash_secret(admin.get_secret_value())):
+        return Principal("bootstrap", "admin", None, frozenset(ROLE_SCOPES["admin"]), "bootstrap")
+    if presented.startswith(KEY_PREFIX):
+        return _from_key(engine, presented)
+    return _from_token(engine, presented, jwt_secret)
+
+
+def _from_key(engine: Engine, presented: str) -> Principal:
+    key_id, secret = split_key(presented)
+    with session_scope(engine) as session:
+        record = ApiKeyRepository(session).find(key_id)
+    if record is None or not secret_matches(secret, record.secret_sha256):
+        raise AuthenticationError("unknown API key")
+    if not record.usable_at(datetime.now(UTC)):
+        raise AuthenticationError("API key revoked or expired", hint="ask an admin for a new key")
+    return Principal(
+        record.id, record.role, record.enterprise_id, frozenset(record.scopes), "api_key"
+    )
+
+
+def _from_token(engine: Engine, token: str, secret: str) -> Principal:
+    claimed = read_token(token, secret)
+    with session_scope(engine) as session:
+        record = ApiKeyRepository(session).find(claimed.key_id)
+    if record is None or not record.usable_at(datetime.now(UTC)):
+        raise AuthenticationError("the key behind this token is revoked or expired")
+    if record.role != claimed.role or record.enterprise_id != claimed.enterprise_id:
+        raise AuthenticationError("token claims do not match its key")
+    return Principal(
+        record.id, record.role, record.enterprise_id, claimed.scopes & set(record.scopes), "bearer"
+    )
+
+
+Caller = Annotated[Principal, Depends(authenticate)]
+
+
+def require(scope: str) -> Callable[[Principal], Principal]:
+    """A dependency admitting callers whose credential carries ``scope``."""
+
+    def dependency(principal: Caller) -> Principal:
+        if scope not in principal.scopes:
+            raise PermissionDeniedError(
+                f"{principal.role} credential lacks scope {scope}",
+                hint="use a credential of a role that has it",
+            )
+        return principal
+
+    return dependency
+
+
+@dataclass(frozen=True, slots=True)
+class TenantCall:
+    """A caller admitted to one enterprise's resources."""
+
+    principal: Principal
+    enterprise_id: str
+
+
+def tenant(scope: str) -> Callable[..., TenantCall]:
+    """A dependency admitting ``scope`` holders to the enterprise named in the path."""
+    check = require(scope)
+
+    def dependency(
+        enterprise_id: Annotated[str, Path(min_length=1, max_length=64)],
+        principal: Caller,
+    ) -> TenantCall:
+        if principal.enterprise_id is not None and principal.enterprise_id != enterprise_id:
+            raise NotFoundError(f"enterprise {enterprise_id} not found")
+        return TenantCall(check(principal), enterprise_id)
+
+    return dependency
+
+
+TenantRead = Annotated[TenantCall, Depends(tenant("assets:read"))]
+TenantWrite = Annotated[TenantCall, Depends(tenant("assets:write"))]
+AgreementWrite = Annotated[TenantCall, Depends(tenant("agreements:write"))]
+TelemetryWrite = Annotated[TenantCall, Depends(tenant("telemetry:write"))]
+
+
+def content_types(*allowed: str) -> Callable[[Request], None]:
+    """A dependency refusing a body whose media type is not one of ``allowed`` (415)."""
+
+    def dependency(request: Request) -> None:
+        has_body = request.headers.get("content-length", "0") != "0" or (
+            "transfer-encoding" in request.headers
+        )
+        if not has_body and "content-type" not in request.headers:
+            return  # no body at all: the route's own validation decides if one was needed
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in allowed:
+            raise UnsupportedMediaTypeError(
+                f"content type {media or '(none)'} is not accepted here",
+                hint=f"send one of: {', '.join(allowed)}",
+            )
+
+    return dependency
+
+
+JSON_BODY = Depends(content_types("application/json"))

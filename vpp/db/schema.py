@@ -1,0 +1,10 @@
+"""The complete schema: every table module imported, so their tables share one metadata.
+
+Alembic's environment and the schema-comparison tests import ``metadata`` from here; importing
+``vpp.db.tables`` alone would miss the tables other modules (API keys, outages) register.
+"""
+
+from vpp.db import auth_tables, tables
+from vpp.db.tables import metadata
+
+__all__ = ["auth_tables", "metadata", "tables"]
