@@ -1,0 +1,43 @@
+"""Smoke runs of the benchmarks: they start, read the real data and write their tables.
+
+The full benchmarks run outside CI (see benchmarks/); these check on a few days that the scripts
+still work end to end and produce the fields their committed result tables have.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=900,
+    )
+
+
+def test_load_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "load"
+    result = run("forecasting_load.py", "--smoke", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.with_suffix(".json").read_text())
+    text = json.dumps(report)
+    assert "naive_weekly" in text and "lgbm" in text
+    assert out.with_suffix(".md").read_text().strip()
+
+
+def test_price_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prices"
+    result = run("forecasting_prices.py", "--smoke", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = out.with_suffix(".json").read_text()
+    assert "NP" in text and "DNN" in text.upper()
