@@ -29,7 +29,7 @@ def print_summary(
     for product, amount in market.reserves.items():
         mw = max((a.quantity_mw for a in result.awards if a.product_id == product), default=0.0)
         table.add_row(f"{product} awarded", f"up to {mw:.1f} MW, {amount} {cur}")
-    table.add_row("expected revenue (bid)", f"{result.bids.expected_revenue:,.2f} {cur}")
+    table.add_row("expected result when bid", f"{result.bids.expected_revenue:,.2f} {cur}")
     table.add_row("market: energy", f"{market.energy} {cur}")
     table.add_row("market: imbalance", f"{market.imbalance} {cur} ({market.imbalance_mwh:.2f} MWh)")
     table.add_row("market total", f"{market.total} {cur}")
