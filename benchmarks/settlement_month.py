@@ -6,11 +6,13 @@ like production: every enterprise has one device-metered battery with a one-hour
 each evening, a meter reading on every committed interval (some short), and issued day
 statements for all 31 days (per product lines plus the aggregator's deviation line). Timed:
 building the inputs (not counted), ``settle_month`` (baselines, delivery, waterfall, draft
-statements), CSV + XLSX for every statement, PDF for a sample (PDF rendering is per page and
-is reported per statement so the full-month cost can be read off). The database is left out:
-reading and issuing are measured by the CLI tests on SQLite and are not the bottleneck here.
+statements), then every statement in every format. Each format is first written on its own in
+one process, so its cost can be read off; then the export the CLI does (CSV + XLSX + PDF for
+all, the zero-carbon CSV and page) runs once more with ``--workers`` processes, and that run
+plus settling is the number held against the 60 s target. The database is left out: reading
+and issuing are measured by the CLI tests on SQLite and are not the bottleneck here.
 
-Run: ``.venv/bin/python benchmarks/settlement_month.py [--enterprises 1000] [--pdf-sample 10]``.
+Run: ``.venv/bin/python benchmarks/settlement_month.py [--enterprises 1000] [--workers 2]``.
 Writes ``benchmarks/results/settlement_month.{json,md}``.
 """
 
@@ -23,6 +25,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +35,15 @@ from adapters.exports.statements import write_month_statements
 from vpp.domain.bids import Statement, StatementLine
 from vpp.domain.market import load_market_profile
 from vpp.domain.park import Contract, Enterprise
-from vpp.services.settle_month import AGGREGATOR, MonthInputs, month_days, settle_month
+from vpp.services.settle_month import (
+    AGGREGATOR,
+    MonthInputs,
+    MonthSettlement,
+    month_days,
+    month_intervals,
+    settle_month,
+    zero_carbon_month,
+)
 
 MONTH = "2026-03"
 RESULTS = Path(__file__).parent / "results"
@@ -41,7 +52,7 @@ SCHEMES = ["percentage_split", "capacity_plus_performance", "min_guarantee", "sh
 
 
 def build(n: int, seed: int = 1) -> MonthInputs:
-    """A synthetic month for ``n`` enterprises (one battery each)."""
+    """A synthetic month for ``n`` enterprises (one battery each) and the park's PV and load."""
     rng = np.random.default_rng(seed)
     profile = load_market_profile("cn-shandong")
     ids = [f"e{k:04d}" for k in range(n)]
@@ -110,6 +121,11 @@ def build(n: int, seed: int = 1) -> MonthInputs:
     committed = np.where(evening[:, None], rng.uniform(0.5, 2.0, size=n)[None, :], 0.0)
     metered = committed * rng.uniform(0.6, 1.1, size=committed.shape)
     assets = [f"bat-{e}" for e in ids]
+    # Park meters for the zero-carbon report: rooftop PV (n x 0.4 MWp) and consumption [MW].
+    grid = month_intervals(MONTH, profile.timezone, profile.interval_minutes)
+    hour = np.asarray(grid.tz_convert(profile.timezone).hour + grid.minute / 60)
+    sun = np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None)
+    pv = pd.DataFrame({"pv-roof": sun * n * 0.4 * rng.uniform(0.3, 1.0, size=len(grid))}, grid)
     return MonthInputs(
         month=MONTH,
         market_id=profile.market_id,
@@ -123,13 +139,25 @@ def build(n: int, seed: int = 1) -> MonthInputs:
         nominated_mw={e: 2.0 for e in ids},
         committed_mw=pd.DataFrame(committed, index=index, columns=assets),
         metered_mw=pd.DataFrame(metered, index=index, columns=assets),
+        generation_mw=pv,
+        load_mw=pd.Series(rng.uniform(0.8, 1.2, size=len(grid)) * n * 0.5, index=grid),
+        telemetry_quality=frozenset({"measured"}),
     )
+
+
+def timed_export(
+    folder: Path, result: MonthSettlement, issued: list[Statement], **kw: Any
+) -> float:
+    """Seconds to write ``issued`` with ``write_month_statements(**kw)``."""
+    start = time.perf_counter()
+    write_month_statements(folder, result, issued, load_market_profile("cn-shandong"), **kw)
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--enterprises", type=int, default=1000)
-    parser.add_argument("--pdf-sample", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     profile = load_market_profile("cn-shandong")
     start = time.perf_counter()
@@ -138,33 +166,40 @@ def main() -> None:
 
     start = time.perf_counter()
     result = settle_month(inputs)
+    zero = zero_carbon_month(inputs, profile.carbon_green)
     settle_s = time.perf_counter() - start
     issued = [s.model_copy(update={"status": "issued", "issued_at": T0}) for s in result.statements]
+    one_process = {}
+    for fmt in ("csv", "xlsx", "pdf"):
+        with tempfile.TemporaryDirectory() as folder:
+            one_process[fmt] = timed_export(Path(folder), result, issued, formats=(fmt,))
     with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        tables = write_month_statements(
-            Path(folder), result, issued, profile, formats=("csv", "xlsx")
+        export_s = timed_export(
+            Path(folder), result, issued, zero_carbon=zero, workers=args.workers
         )
-        tables_s = time.perf_counter() - start
-        sample = issued[: args.pdf_sample]
-        start = time.perf_counter()
-        write_month_statements(Path(folder), result, sample, profile, formats=("pdf",))
-        pdf_each_s = (time.perf_counter() - start) / max(1, len(sample))
-    total = settle_s + tables_s
+        files = len(list(Path(folder).iterdir()))
+        pdf_kb = sum(p.stat().st_size for p in Path(folder).glob("*.pdf")) / 1024
+    total = settle_s + export_s
     report = {
         "machine": machine(),
         "enterprises": args.enterprises,
+        "statements": len(issued),
         "intervals": len(inputs.committed_mw),
         "day_statements": sum(len(v) for v in inputs.day_statements.values()),
         "build_inputs_s": round(build_s, 2),
         "settle_s": round(settle_s, 2),
-        "csv_xlsx_s": round(tables_s, 2),
-        "files": len(tables),
-        "settle_plus_csv_xlsx_s": round(total, 2),
-        "pdf_per_statement_s": round(pdf_each_s, 3),
-        "pdf_all_estimate_s": round(pdf_each_s * len(issued), 1),
+        "csv_s_1_process": round(one_process["csv"], 2),
+        "xlsx_s_1_process": round(one_process["xlsx"], 2),
+        "pdf_s_1_process": round(one_process["pdf"], 2),
+        "pdf_per_statement_s": round(one_process["pdf"] / len(issued), 4),
+        "settle_plus_all_formats_s_1_process": round(settle_s + sum(one_process.values()), 2),
+        "workers": args.workers,
+        "export_all_formats_s": round(export_s, 2),
+        "files": files,
+        "pdf_mean_kb": round(pdf_kb / len(issued), 1),
+        "total_s": round(total, 2),
         "target_s": 60,
-        "within_target_without_pdf": total <= 60,
+        "within_target": total <= 60,
         "reconciles": result.waterfall.reconciles,
         "market_total": str(result.waterfall.market_total),
     }
@@ -172,6 +207,22 @@ def main() -> None:
     (RESULTS / "settlement_month.json").write_text(json.dumps(report, indent=2) + "\n")
     md = [
         "# Monthly settlement: 1,000 enterprises x one month (15-min)",
+        "",
+        "Settled, then exported as CSV + XLSX + PDF for every statement (and the zero-carbon",
+        "CSV/page); target 60 s on 2 cores. PDFs are drawn with reportlab (vector text, rules",
+        "and bars; Chinese in the built-in STSong-Light CID font).",
+        "",
+        "| step | seconds | target |",
+        "|---|---|---|",
+        f"| settle | {report['settle_s']} | |",
+        f"| CSV, 1 process | {report['csv_s_1_process']} | |",
+        f"| XLSX, 1 process | {report['xlsx_s_1_process']} | |",
+        f"| PDF, 1 process | {report['pdf_s_1_process']} | |",
+        f"| settle + all formats, 1 process | {report['settle_plus_all_formats_s_1_process']} "
+        "| 60 |",
+        f"| all formats, {args.workers} workers | {report['export_all_formats_s']} | |",
+        f"| **total: settle + all formats, {args.workers} workers** | **{report['total_s']}** "
+        "| **60** |",
         "",
         "| measure | value |",
         "|---|---|",

@@ -9,6 +9,9 @@ spot_energy and 10.00 agc_fr; the day's deviation is -5.00. Month by hand:
 * a: 2,800 - 20 % = 2,240.00.
 * b: 1,120 - 140 = 980; - 30 % (294) = 686; minimum guarantee 1,000 -> top-up 314 -> 1,000.00.
 * aggregator: 560 + 294 - 314 = 540.00; market total 3,780.00.
+
+With ``with_pv`` tenant a also has rooftop PV ``pv-a`` whose simulated meter reads 1 MW from
+12:00 to 13:00 local and 0 otherwise on every interval of the month: 28 MWh of generation.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from vpp.db.repositories import (
     StatementRepository,
     TelemetryRepository,
 )
-from vpp.domain.assets import BatterySpec
+from vpp.domain.assets import BatterySpec, PvSpec
 from vpp.domain.bids import DispatchPlan, Setpoint, Statement, StatementLine
 from vpp.domain.park import Contract, EnrolledAsset, Enterprise, Park
 from vpp.domain.timegrid import local_midnight
@@ -98,7 +101,9 @@ def seed_month(tmp_path: Path) -> Iterator[Seeder]:
     """Build the database; ``skip_day`` leaves a day out, ``skip_meter`` one battery's meter."""
     engines = []
 
-    def seed(*, skip_day: date | None = None, skip_meter: str | None = None) -> str:
+    def seed(
+        *, skip_day: date | None = None, skip_meter: str | None = None, with_pv: bool = False
+    ) -> str:
         url = f"sqlite:///{tmp_path / 'month.sqlite'}"
         upgrade(url)
         engine = make_engine(url)
@@ -125,6 +130,19 @@ def seed_month(tmp_path: Path) -> Iterator[Seeder]:
             assets.add(
                 EnrolledAsset(spec=battery("bat-b", 1.0), enterprise_id="b", nominated_mw=1.0)
             )
+            if with_pv:
+                roof = PvSpec(id="pv-a", capacity_mw=1.5, latitude=36.7, longitude=117.0)
+                assets.add(EnrolledAsset(spec=roof, enterprise_id="a"))
+                month = pd.date_range(
+                    local_midnight(date(2026, 2, 1), TZ),
+                    local_midnight(date(2026, 3, 1), TZ),
+                    freq="15min",
+                    inclusive="left",
+                )
+                noon = month.tz_convert(TZ).hour == 12
+                TelemetryRepository(session).upsert_series(
+                    "pv-a", pd.Series(noon.astype(float), index=month), quality="simulated"
+                )
             contracts = ContractRepository(session)
             contracts.add(
                 Contract(

@@ -13,12 +13,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from adapters.exports.statements import (
-    cjk_font,
-    enterprise_daily,
-    write_month_statements,
-    write_pdf,
-)
+from adapters.exports import statements
+from adapters.exports.statement_pdf import cjk_font, write_pdf
+from adapters.exports.statements import enterprise_daily, write_month_statements
 from tests.settlement.conftest import MARKET, day_statements
 from vpp.domain.bids import Statement, StatementLine
 from vpp.domain.market import load_market_profile
@@ -94,7 +91,7 @@ def test_pdf_paginates_long_statements_and_falls_back_to_english(tmp_path: Path)
 def test_pdf_renders_with_cjk_font_when_installed(tmp_path: Path) -> None:
     font = cjk_font()
     if font is None:
-        pytest.skip("no CJK font installed (e.g. fonts-noto-cjk): bilingual PDF not rendered")
+        pytest.skip("reportlab cannot register its CID font: bilingual PDF not rendered")
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed: PDF not rasterised")
     result = settle_month(month())
@@ -124,3 +121,17 @@ def test_shared_savings_contract_takes_its_share_of_bill_savings() -> None:
     fee = [x.amount for x in result.waterfall.enterprise_lines["b"] if "Savings share" in x.label]
     assert fee == [Decimal("-200.00")]  # 40 % of 500
     assert result.waterfall.reconciles
+
+
+def test_two_workers_write_the_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(statements, "PARALLEL_FROM", 2)
+    result = settle_month(month())
+    issued = [s.model_copy(update={"status": "issued", "issued_at": T0}) for s in result.statements]
+    one = write_month_statements(tmp_path / "one", result, issued, PROFILE, formats=("csv",))
+    two = write_month_statements(
+        tmp_path / "two", result, issued, PROFILE, formats=("csv", "pdf"), workers=2
+    )
+    assert [p.name for p in one] == [p.name for p in two if p.suffix == ".csv"]
+    assert len(two) == 6
+    for path in one:
+        assert path.read_bytes() == (tmp_path / "two" / path.name).read_bytes()

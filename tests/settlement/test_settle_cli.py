@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -65,3 +67,40 @@ def test_incomplete_month_needs_override_by_name(
 def test_bad_month_is_explained(seed_month: Seeder, monkeypatch: pytest.MonkeyPatch) -> None:
     code, text = run(seed_month(), monkeypatch, "--month", "Feb-2026")
     assert code != 0 and "YYYY-MM" in text
+
+
+def test_zero_carbon_report_is_printed_and_exported_without_inventing_load(
+    seed_month: Seeder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = seed_month(with_pv=True)
+    out = tmp_path / "statements"
+    code, text = run(url, monkeypatch, "--month", "2026-02", "--export", str(out))
+    assert code == 0, text
+    assert "zero-carbon indicators" in text
+    assert text.count("not available") >= 5  # every indicator needs the park's consumption
+    assert "tenant loads are not recorded as telemetry" in text
+    assert "on-site renewable generation: 28.000 MWh" in text  # 1 MW x 1 h x 28 days
+    assert "simulated" in text
+    with (out / "zero_carbon_cn-shandong_2026-02.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    indicators = {r[0]: r for r in rows[1:6]}
+    assert set(indicators) == {
+        "carbon_per_tce",
+        "clean_energy_share",
+        "self_use_of_generation",
+        "share_of_load",
+        "export_share",
+    }
+    for row in indicators.values():
+        assert row[3] == "" and row[7] == "not available" and "consumption" in row[8]
+    assert ["generation_mwh", "28.000", "MWh"] in rows
+    assert ["load_mwh", "not available", "MWh"] in rows
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("pdfinfo (poppler-utils) is not installed: zero-carbon page not checked")
+    pdf = out / "aggregator_cn-shandong_2026-02_v1.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    assert "Pages:           2" in info.stdout  # the statement and the zero-carbon page
+    page = subprocess.run(
+        ["pdftotext", "-f", "2", "-l", "2", str(pdf), "-"], capture_output=True, text=True
+    )
+    assert "Zero-carbon park indicators" in page.stdout

@@ -4,11 +4,14 @@ The composition root of monthly settlement: it reads the settings, opens the dat
 what the day-ahead cycles stored (``vpp.db.settlement_store``), runs the pure settlement
 (``vpp.services.settle_month``), issues the statements in the same transaction and only then
 writes the export files. A month with missing data is refused unless an operator overrides
-with ``--override-incomplete --by NAME``, which the statements and the audit log record.
+with ``--override-incomplete --by NAME``, which the statements and the audit log record. The
+park's zero-carbon indicators are printed and exported beside the money, computed from the
+same stored month; an indicator whose inputs are not stored says so instead of a number.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -24,12 +27,14 @@ from vpp.db.repositories import ParkRepository
 from vpp.db.settlement_store import Issued, issue_month, load_month
 from vpp.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from vpp.domain.market import MarketProfile, load_market_profile
+from vpp.domain.zero_carbon import ZeroCarbonReport
 from vpp.services.settle_month import (
     MonthSettlement,
     award_amounts,
     month_days,
     reconcile_operator,
     settle_month,
+    zero_carbon_month,
 )
 from vpp.settings import get_settings
 
@@ -60,7 +65,7 @@ def settle(
     url = settings.database_url
     upgrade(url)
     engine = make_engine(url)
-    done: list[tuple[MarketProfile, MonthSettlement, list[Issued]]] = []
+    done: list[tuple[MarketProfile, MonthSettlement, list[Issued], ZeroCarbonReport]] = []
     try:
         with session_scope(engine) as session:
             parks = ParkRepository(session)
@@ -82,16 +87,25 @@ def settle(
                 issued = issue_month(
                     session, result, override_by=by.strip() if override_incomplete and by else None
                 )
-                done.append((profile, result, issued))
+                zero = zero_carbon_month(result.inputs, profile.carbon_green)
+                done.append((profile, result, issued, zero))
     finally:
         engine.dispose()
-    for profile, result, issued in done:
+    for profile, result, issued, zero in done:
         files = (
-            write_month_statements(export, result, [i.statement for i in issued], profile)
+            write_month_statements(
+                export,
+                result,
+                [i.statement for i in issued],
+                profile,
+                zero_carbon=zero,
+                workers=min(2, os.cpu_count() or 1),
+            )
             if export is not None
             else []
         )
         print_month(console, result, issued, files)
+        print_zero_carbon(console, result, zero)
         if reconcile is not None:
             operator = read_operator_csv(reconcile)
             report = reconcile_operator(award_amounts(result.inputs), operator)
@@ -148,6 +162,34 @@ def print_month(
         console.print(f"[yellow]issued with {len(result.problems())} data gaps (override)[/]")
     for path in files:
         console.print(f"wrote {path}")
+
+
+def print_zero_carbon(console: Console, result: MonthSettlement, report: ZeroCarbonReport) -> None:
+    """The park's zero-carbon indicators against their thresholds, and why any is missing."""
+    inputs = result.inputs
+    table = Table(
+        "indicator",
+        "value",
+        "threshold",
+        "result",
+        title=f"{inputs.market_id} {inputs.month} zero-carbon indicators 零碳园区指标",
+    )
+    style = {"pass": "green", "fail": "red"}
+    for item in report.indicators:
+        status = item.status
+        table.add_row(
+            f"{item.label} {item.label_zh}",
+            item.format(item.value) or "—",
+            item.threshold_text or "—",
+            f"[{style.get(status, 'yellow')}]{status}[/]",
+        )
+    console.print(table)
+    for reason in sorted({i.reason for i in report.indicators if i.reason}):
+        console.print(f"not available: {reason}")
+    if report.generation_mwh is not None:
+        console.print(f"on-site renewable generation: {report.generation_mwh:,.3f} MWh")
+    for note in report.notes:
+        console.print(f"note: {note}")
 
 
 def read_operator_csv(path: Path) -> pd.DataFrame:

@@ -2,7 +2,9 @@
 
 The settlement service is pure; this module is its database edge. :func:`load_month` turns
 what the day-ahead cycles stored (issued day statements, dispatch setpoints, device telemetry,
-contracts, assets) into :class:`~vpp.services.settle_month.MonthInputs`.
+contracts, assets, the PV and wind meters for the zero-carbon report) into
+:class:`~vpp.services.settle_month.MonthInputs`; tenant consumption is not stored, so the
+inputs say so rather than guess it.
 :func:`issue_month` stores the monthly statements: a new one is issued, one whose amounts
 changed is corrected as a new version, an identical one is left alone. A month with missing
 data is refused unless someone overrides, and the override is written to the audit log. The
@@ -29,6 +31,7 @@ from vpp.db.repositories import (
     StatementRepository,
     TelemetryRepository,
 )
+from vpp.domain.assets import PvSpec, WindSpec
 from vpp.domain.bids import Statement
 from vpp.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from vpp.domain.market import MarketProfile
@@ -40,6 +43,7 @@ from vpp.services.settle_month import (
     MonthInputs,
     MonthSettlement,
     month_days,
+    month_intervals,
     with_override_note,
 )
 
@@ -88,6 +92,7 @@ def load_month(session: Session, park_id: str, month: str, profile: MarketProfil
         },
         index=committed.index,
     )
+    generation, quality = _generation(telemetry, assets, month, profile)
     return MonthInputs(
         month=month,
         market_id=profile.market_id,
@@ -105,7 +110,31 @@ def load_month(session: Session, park_id: str, month: str, profile: MarketProfil
         asset_specs={a.spec.id: a.spec for a in assets},
         awards={d: awarded for d in days if (awarded := awards.list_for_day(profile.market_id, d))},
         energy_products=frozenset(p.id for p in profile.products if p.kind == "energy"),
+        generation_mw=generation,
+        load_mw=None,  # tenant loads are not stored: the schema has no consumption meter
+        telemetry_quality=quality,
     )
+
+
+def _generation(
+    telemetry: TelemetryRepository,
+    assets: list[EnrolledAsset],
+    month: str,
+    profile: MarketProfile,
+) -> tuple[pd.DataFrame, frozenset[str]]:
+    """Metered PV and wind output per market interval of the month [MW], and its quality flags."""
+    grid = month_intervals(month, profile.timezone, profile.interval_minutes)
+    step = f"{profile.interval_minutes}min"
+    columns, quality = {}, set()
+    for a in assets:
+        if isinstance(a.spec, PvSpec | WindSpec):
+            frame = telemetry.read_frame(
+                a.spec.id, grid[0].to_pydatetime(), (grid[-1] + pd.Timedelta(step)).to_pydatetime()
+            )
+            quality |= set(frame["quality"].dropna())
+            power = frame["power_mw"].resample(step, label="left", closed="left").mean()
+            columns[a.spec.id] = power.reindex(grid)
+    return pd.DataFrame(columns, index=grid), frozenset(quality)
 
 
 def _nominated(assets: list[EnrolledAsset]) -> dict[str, float]:

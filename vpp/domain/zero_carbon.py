@@ -6,7 +6,9 @@ much on-site renewable output the park uses itself (share of generation and shar
 They are computed here from metered interval series so the settlement team can show them
 beside the money each month. Only electricity is counted unless the caller adds the park's
 other emissions and energy; green certificates (1 GEC = ``mwh_per_cert`` MWh) and green-power
-contracts green grid imports, never more than was imported.
+contracts green grid imports, never more than was imported. When an input is missing (no
+consumption meter, gaps in the generation meters) the indicators carry no value and say why:
+:func:`unavailable_report` builds that report, so a caller never has to invent a number.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class Indicator:
     threshold: float | None
     bound: Literal["min", "max"]
     unit: str
+    reason: str | None = None
+    """Why ``value`` is None, in words an operator can act on."""
 
     @property
     def met(self) -> bool | None:
@@ -41,21 +45,45 @@ class Indicator:
             return self.value >= self.threshold - 1e-12
         return self.value <= self.threshold + 1e-12
 
+    @property
+    def status(self) -> Literal["pass", "fail", "not available", "no threshold"]:
+        """The verdict as a word for tables and files."""
+        if self.value is None:
+            return "not available"
+        if self.met is None:
+            return "no threshold"
+        return "pass" if self.met else "fail"
+
+    def format(self, number: float | None) -> str:
+        """``number`` in this indicator's unit: shares as percent, ratios with their unit."""
+        if number is None:
+            return ""
+        return f"{number:.1%}" if self.unit == "-" else f"{number:.3f} {self.unit}"
+
+    @property
+    def threshold_text(self) -> str:
+        """The threshold with its direction, e.g. ``>= 60.0%``; empty without one."""
+        if self.threshold is None:
+            return ""
+        return f"{'>=' if self.bound == 'min' else '<='} {self.format(self.threshold)}"
+
 
 @dataclass(frozen=True)
 class ZeroCarbonReport:
     """Energy balance of the month [MWh], its emissions [tCO2] and the indicators."""
 
-    load_mwh: float
-    generation_mwh: float
-    self_consumed_mwh: float
-    grid_import_mwh: float
-    export_mwh: float
-    green_mwh: float
+    load_mwh: float | None
+    generation_mwh: float | None
+    self_consumed_mwh: float | None
+    grid_import_mwh: float | None
+    export_mwh: float | None
+    green_mwh: float | None
     """Grid imports covered by certificates and green-power contracts [MWh]."""
-    emissions_t: float
-    energy_tce: float
+    emissions_t: float | None
+    energy_tce: float | None
     indicators: list[Indicator]
+    notes: tuple[str, ...] = ()
+    """What a reader must know about the inputs (e.g. simulated telemetry)."""
 
     def indicator(self, key: str) -> Indicator:
         """The indicator named ``key``."""
@@ -140,57 +168,20 @@ def zero_carbon_report(
     emissions = (import_mwh - green_mwh) * carbon.grid_emission_factor_t_per_mwh
     emissions += other_emissions_t
     energy_tce = load_mwh * carbon.tce_per_mwh + other_energy_tce
-    rules, park = carbon.self_consumption_rules, carbon.park_indicators
-    share_min = rules.min_share_of_load
-    if year is not None and year >= 2030 and rules.min_share_of_load_from_2030_new is not None:
-        share_min = rules.min_share_of_load_from_2030_new
-    indicators = [
-        Indicator(
-            "carbon_per_tce",
-            "Carbon per unit energy",
-            "单位能耗碳排放",
-            _ratio(emissions, energy_tce),
-            park.carbon_per_tce_max,
-            "max",
-            "tCO2/tce",
-        ),
-        Indicator(
-            "clean_energy_share",
-            "Clean-energy share of consumption",
-            "清洁能源消费占比",
-            _ratio(self_mwh + green_mwh, load_mwh),
-            park.clean_energy_share_min,
-            "min",
-            "-",
-        ),
-        Indicator(
-            "self_use_of_generation",
-            "On-site renewables self-consumed",
-            "新能源自发自用比例",
-            _ratio(self_mwh, gen_mwh),
-            rules.min_self_use_of_generation,
-            "min",
-            "-",
-        ),
-        Indicator(
-            "share_of_load",
-            "On-site renewables share of load",
-            "新能源占用电量比例",
-            _ratio(self_mwh, load_mwh),
-            share_min,
-            "min",
-            "-",
-        ),
-        Indicator(
-            "export_share",
-            "Renewable output exported",
-            "新能源上网比例",
-            _ratio(export_mwh, gen_mwh),
-            rules.max_export_share,
-            "max",
-            "-",
-        ),
-    ]
+    values = {
+        "carbon_per_tce": _ratio(emissions, energy_tce),
+        "clean_energy_share": _ratio(self_mwh + green_mwh, load_mwh),
+        "self_use_of_generation": _ratio(self_mwh, gen_mwh),
+        "share_of_load": _ratio(self_mwh, load_mwh),
+        "export_share": _ratio(export_mwh, gen_mwh),
+    }
+    reasons = {
+        "self_use_of_generation": "no on-site renewable generation this month",
+        "export_share": "no on-site renewable generation this month",
+    }
+    if load_mwh <= 0:
+        reasons = dict.fromkeys(values, "no consumption this month")
+    indicators = _indicators(carbon, year, values, reasons)
     return ZeroCarbonReport(
         load_mwh=load_mwh,
         generation_mwh=gen_mwh,
@@ -202,3 +193,106 @@ def zero_carbon_report(
         energy_tce=energy_tce,
         indicators=indicators,
     )
+
+
+def unavailable_report(
+    carbon: CarbonGreen,
+    reason: str,
+    *,
+    generation_mwh: float | None = None,
+    year: int | None = None,
+    notes: tuple[str, ...] = (),
+) -> ZeroCarbonReport:
+    """The report when its inputs are missing: every indicator without a value, saying why.
+
+    Parameters
+    ----------
+    carbon : CarbonGreen
+        The profile's ``carbon_green``, for the thresholds.
+    reason : str
+        What is missing and what to do about it.
+    generation_mwh : float, optional
+        On-site renewable generation, when that alone is known [MWh].
+    year : int, optional
+        Report year, for the threshold that tightens from 2030.
+    notes : tuple of str
+        Further remarks on the inputs.
+    """
+    values: dict[str, float | None] = dict.fromkeys(INDICATOR_KEYS)
+    return ZeroCarbonReport(
+        load_mwh=None,
+        generation_mwh=generation_mwh,
+        self_consumed_mwh=None,
+        grid_import_mwh=None,
+        export_mwh=None,
+        green_mwh=None,
+        emissions_t=None,
+        energy_tce=None,
+        indicators=_indicators(carbon, year, values, dict.fromkeys(values, reason)),
+        notes=notes,
+    )
+
+
+INDICATOR_KEYS = (
+    "carbon_per_tce",
+    "clean_energy_share",
+    "self_use_of_generation",
+    "share_of_load",
+    "export_share",
+)
+
+
+def _indicators(
+    carbon: CarbonGreen,
+    year: int | None,
+    values: dict[str, float | None],
+    reasons: dict[str, str],
+) -> list[Indicator]:
+    rules, park = carbon.self_consumption_rules, carbon.park_indicators
+    share_min = rules.min_share_of_load
+    if year is not None and year >= 2030 and rules.min_share_of_load_from_2030_new is not None:
+        share_min = rules.min_share_of_load_from_2030_new
+    terms: dict[str, tuple[str, str, float | None, Literal["min", "max"], str]] = {
+        "carbon_per_tce": (
+            "Carbon per unit energy",
+            "单位能耗碳排放",
+            park.carbon_per_tce_max,
+            "max",
+            "tCO2/tce",
+        ),
+        "clean_energy_share": (
+            "Clean-energy share of consumption",
+            "清洁能源消费占比",
+            park.clean_energy_share_min,
+            "min",
+            "-",
+        ),
+        "self_use_of_generation": (
+            "On-site renewables self-consumed",
+            "新能源自发自用比例",
+            rules.min_self_use_of_generation,
+            "min",
+            "-",
+        ),
+        "share_of_load": (
+            "On-site renewables share of load",
+            "新能源占用电量比例",
+            share_min,
+            "min",
+            "-",
+        ),
+        "export_share": (
+            "Renewable output exported",
+            "新能源上网比例",
+            rules.max_export_share,
+            "max",
+            "-",
+        ),
+    }
+    out = []
+    for key in INDICATOR_KEYS:
+        label, label_zh, threshold, bound, unit = terms[key]
+        value = values[key]
+        reason = reasons.get(key) if value is None else None
+        out.append(Indicator(key, label, label_zh, value, threshold, bound, unit, reason))
+    return out

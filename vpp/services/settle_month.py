@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -30,9 +30,12 @@ from vpp.domain.assets import AssetSpec, PvSpec, WindSpec
 from vpp.domain.bids import Award, Statement, StatementLine
 from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.errors import InvalidInputError
+from vpp.domain.market import CarbonGreen
 from vpp.domain.park import Contract, Enterprise
 from vpp.domain.settlement import to_money
+from vpp.domain.timegrid import local_midnight
 from vpp.domain.waterfall import EnterpriseMonth, Waterfall, build_waterfall
+from vpp.domain.zero_carbon import ZeroCarbonReport, unavailable_report, zero_carbon_report
 
 AGGREGATOR = "aggregator"
 ZERO = Decimal("0.00")
@@ -79,6 +82,13 @@ class MonthInputs:
     """Ids of the profile's energy products (awards signed by side)."""
     btm_savings: Mapping[str, Decimal] = field(default_factory=dict)
     """Behind-the-meter bill savings per enterprise (``waterfall.btm_savings``) [currency]."""
+    generation_mw: pd.DataFrame | None = None
+    """Metered output of the on-site PV and wind assets on every interval of the month (rows)
+    per asset (columns) [MW]; NaN = no reading; None = not read."""
+    load_mw: pd.Series | None = None
+    """Park consumption on every interval of the month, >= 0 [MW]; None = not stored."""
+    telemetry_quality: frozenset[str] = frozenset()
+    """Quality flags of the generation readings (``measured``, ``simulated`` ...)."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +264,63 @@ def _statement(
         currency=inputs.currency,
         lines=lines,
     )
+
+
+NO_LOAD = (
+    "park consumption is not stored: tenant loads are not recorded as telemetry (only the "
+    "enrolled assets' power is), so self-consumption, shares and carbon cannot be computed"
+)
+
+
+def zero_carbon_month(inputs: MonthInputs, carbon: CarbonGreen) -> ZeroCarbonReport:
+    """The park's zero-carbon indicators for the month, from its stored meter data.
+
+    Every indicator needs the park's consumption per interval beside on-site renewable output
+    (self-consumption is their interval-wise minimum); when either is missing or has gaps the
+    report carries no values and says what is missing. Only electricity is counted and no
+    green certificates are stored yet, so grid imports count at the profile's emission factor.
+    """
+    year = int(inputs.month[:4])
+    generation = inputs.generation_mw
+    notes = tuple(
+        f"on-site generation readings are {q}, not measured"
+        for q in sorted(inputs.telemetry_quality - {"measured"})
+    )
+    if generation is None:
+        return unavailable_report(
+            carbon, "on-site generation was not read for the month", year=year, notes=notes
+        )
+    hours = inputs.interval_minutes / 60
+    gaps = int(generation.isna().any(axis=1).sum())
+    gen = generation.sum(axis=1, min_count=0).clip(lower=0)
+    gen_mwh = None if gaps else float(gen.sum() * hours)
+    reasons = []
+    if inputs.load_mw is None:
+        reasons.append(NO_LOAD)
+    elif int(inputs.load_mw.reindex(generation.index).isna().sum()):
+        missing = int(inputs.load_mw.reindex(generation.index).isna().sum())
+        reasons.append(f"{missing} of {len(generation)} intervals lack park consumption data")
+    if gaps:
+        reasons.append(f"{gaps} of {len(generation)} intervals lack on-site generation readings")
+    if carbon.grid_emission_factor_t_per_mwh is None:
+        reasons.append("the market profile has no grid emission factor")
+    if reasons:
+        return unavailable_report(
+            carbon, "; ".join(reasons), generation_mwh=gen_mwh, year=year, notes=notes
+        )
+    assert inputs.load_mw is not None
+    report = zero_carbon_report(
+        inputs.load_mw.reindex(generation.index), gen, carbon, inputs.interval_minutes, year=year
+    )
+    return replace(report, notes=notes)
+
+
+def month_intervals(month: str, timezone: str, interval_minutes: int) -> pd.DatetimeIndex:
+    """UTC starts of every interval of the market month ``month`` (``YYYY-MM``)."""
+    days = month_days(month)
+    start = local_midnight(days[0], timezone)
+    end = local_midnight(days[-1] + timedelta(days=1), timezone)
+    return pd.date_range(start, end, freq=f"{interval_minutes}min", inclusive="left")
 
 
 RECONCILE_COLUMNS = ["day", "product_id", "ours", "operator", "difference", "matches"]

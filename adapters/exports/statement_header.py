@@ -1,0 +1,38 @@
+"""What every statement file shows first: the statement, enterprise, market, period and issue time.
+
+Shared by the CSV, XLSX and PDF writers so the three agree line for line.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from vpp.domain.bids import Statement
+from vpp.domain.market import MarketProfile
+
+CJK_FONT = "STSong-Light"
+
+
+def file_stem(statement: Statement) -> str:
+    """File name stem: the statement id and version, so a correction never overwrites."""
+    return f"{statement.id.replace(':', '_')}_v{statement.version}"
+
+
+def issued_text(statement: Statement, tz: str) -> str:
+    """Issue time in the market timezone, or ``draft``."""
+    if statement.issued_at is None:
+        return "draft"
+    return str(pd.Timestamp(statement.issued_at).tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z"))
+
+
+def header_rows(statement: Statement, name: str, profile: MarketProfile) -> list[tuple[str, str]]:
+    """(label, value) pairs of the statement header, labels in English and Chinese."""
+    return [
+        ("Statement 结算单", f"{statement.id} v{statement.version} ({statement.status})"),
+        ("Enterprise 企业", name),
+        ("Market 市场", f"{profile.name} ({profile.market_id})"),
+        ("Period 结算周期", f"{statement.period_start} – {statement.period_end}"),
+        ("Currency 币种", statement.currency),
+        ("Timezone 时区", profile.timezone),
+        ("Issued 出具时间", issued_text(statement, profile.timezone)),
+    ]
