@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from adapters.exports import statements
 from adapters.exports.statement_pdf import cjk_font, write_pdf
@@ -82,10 +83,7 @@ def test_pdf_paginates_long_statements_and_falls_back_to_english(tmp_path: Path)
     daily = enterprise_daily(result, "aggregator")
     english = write_pdf(tmp_path / "en.pdf", long, "Aggregator", PROFILE, daily, None)
     assert english.read_bytes().startswith(b"%PDF")
-    if shutil.which("pdfinfo") is None:
-        pytest.skip("pdfinfo (poppler-utils) is not installed: page count not checked")
-    info = subprocess.run(["pdfinfo", str(english)], capture_output=True, text=True, check=True)
-    assert "Pages:           3" in info.stdout  # 12 + 30 + 28 lines
+    assert len(PdfReader(english).pages) == 3  # 12 + 30 + 28 lines
 
 
 def test_pdf_renders_with_cjk_font_when_installed(tmp_path: Path) -> None:
