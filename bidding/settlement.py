@@ -5,7 +5,10 @@ delivered and the awarded position is settled as imbalance; with no real-time pr
 imbalance price is the day-ahead price, and the profile's deviation rule adds its penalty
 (``price_factor``: the extra ``factor - 1`` times the price magnitude on every MWh of deviation
 beyond the tolerance; ``fixed_price``: a fixed price per MWh beyond it). Reserve capacity is paid
-its clearing price per MW and hour held (AGC: mileage x K x mileage price).
+its clearing price per MW and hour held (AGC: mileage x K x mileage price). The expected
+activation energy of up/down products (``expected_activation_share`` of the capacity held), which
+the model drains from or adds to the SoC and values at the energy price, is settled at the
+day-ahead price in a ``<product>_activation`` line (sold for up, bought for down).
 """
 
 from __future__ import annotations
@@ -49,4 +52,9 @@ def settle_day(
             agc_mileage_per_mw_h * agc_k if profile.product(product_id).kind == "agc_fr" else 1.0
         )
         lines[product_id] = float(np.sum(held * price) * dt * factor)
+        product = profile.product(product_id)
+        share = product.activation.expected_activation_share
+        if share > 0 and product.direction in {"up", "down"}:
+            sign = 1.0 if product.direction == "up" else -1.0
+            lines[f"{product_id}_activation"] = float(sign * share * np.sum(held * prices) * dt)
     return lines
