@@ -41,3 +41,16 @@ def test_price_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> No
     assert result.returncode == 0, result.stdout + result.stderr
     text = out.with_suffix(".json").read_text()
     assert "NP" in text and "DNN" in text.upper()
+
+
+def test_cooptimisation_benchmark_smoke(shared_data: Path) -> None:
+    result = run("bidding_cooptimisation.py", "--smoke")
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (REPO / "benchmarks" / "results" / "bidding_cooptimisation_smoke.json").read_text()
+    assert '"violations"' in text and "ercot" in text and "de-lu" in text
+
+
+def test_china_benchmark_smoke(shared_data: Path) -> None:
+    result = run("bidding_china.py", "--smoke")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "violations 0" in result.stdout
