@@ -76,14 +76,9 @@ def anchors() -> dict[str, dict[str, float]]:
     return out
 
 
-def run_market(
-    market: str, variant: str, days: int | None, files: str = "2020"
-) -> dict[str, object]:
-    real, dnn = read_market(market, files)
-    first, last = real.index[0].date(), real.index[-1].date()
-    if days is not None:
-        last = min(last, first + pd.Timedelta(days=days - 1))
-    battery = BatterySpec(
+def reference_battery() -> BatterySpec:
+    """The issue's reference battery: 1 MW / 2 MWh, 85 % round trip, SoC 50 % at start and end."""
+    return BatterySpec(
         id="bess",
         power_mw=1.0,
         energy_mwh=2.0,
@@ -93,6 +88,16 @@ def run_market(
         soc_initial=0.5,
         soc_final=0.5,
     )
+
+
+def run_market(
+    market: str, variant: str, days: int | None, files: str = "2020"
+) -> dict[str, object]:
+    real, dnn = read_market(market, files)
+    first, last = real.index[0].date(), real.index[-1].date()
+    if days is not None:
+        last = min(last, first + pd.Timedelta(days=days - 1))
+    battery = reference_battery()
     t0 = time.perf_counter()
     result = run_backtest(
         BacktestInputs(

@@ -40,12 +40,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+from bidding_capture_epftoolbox import reference_battery
 from bidding_speed_flexmeasures import machine
 
 import bidding.backtest
 from bidding.backtest import BacktestInputs, run_backtest
 from bidding.problem import BidProblem
-from vpp.domain.assets import BatterySpec
 from vpp.domain.market import MarketProfile, load_market_profile
 from vpp.domain.timegrid import to_grid
 
@@ -60,19 +60,6 @@ SOLVES = ("exact_mip", "relax_and_fix")
 # and product of difference; it runs there only with --exact-mip-everywhere
 MARKET_SOLVES = {"de-lu": SOLVES, "ercot": ("relax_and_fix",)}
 ERCOT_AS = {"regup": "REGUP ", "regdn": "REGDN", "rrs": "RRS"}  # product id -> column (verbatim)
-
-
-def battery() -> BatterySpec:
-    return BatterySpec(
-        id="bess",
-        power_mw=1.0,
-        energy_mwh=2.0,
-        round_trip_efficiency=0.85,
-        soc_min=0.0,
-        soc_max=1.0,
-        soc_initial=0.5,
-        soc_final=0.5,
-    )
 
 
 def de_lu_prices() -> pd.Series:
@@ -204,7 +191,7 @@ def _run_stretches(
         result = run_backtest(
             BacktestInputs(
                 profile=profile,
-                assets=[battery()],
+                assets=[reference_battery()],
                 prices=energy,
                 start=first,
                 end=last,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from adapters.exports.bid_files import write_bid_csv, write_bid_json
 from adapters.exports.day_chart import write_day_chart
+from vpp.domain.settlement import awarded_energy_mw
 from vpp.domain.timegrid import zone
 from vpp.services.day_ahead_cycle import CycleResult, battery_soc_mwh
 from vpp.services.park_file import ParkData
@@ -83,7 +84,9 @@ def write_day_artefacts(out: Path, data: ParkData, result: CycleResult) -> dict[
         price_forecast=result.forecasts.price,
         realised_price=result.realised_price,
         net_load_forecast=_net_load_forecast(result),
-        scheduled_position=_awarded_position(result),
+        scheduled_position=awarded_energy_mw(
+            result.awards, result.profile.day_intervals(result.day), result.profile
+        ),
         delivered_position=result.delivered_net_mw,
         soc_mwh=battery_soc_mwh(result.plan, data, result.profile.interval_minutes),
     )
@@ -122,13 +125,3 @@ def _net_load_forecast(result: CycleResult) -> pd.Series:
         (f.median for f in result.forecasts.generation.values()), pd.Series(0.0, index=load.index)
     )
     return load - generation
-
-
-def _awarded_position(result: CycleResult) -> pd.Series:
-    index = result.profile.day_intervals(result.day)
-    position = pd.Series(0.0, index=index)
-    energy = {p.id for p in result.profile.products if p.kind == "energy"}
-    for award in result.awards:
-        if award.product_id in energy:
-            position[pd.Timestamp(award.interval_start).tz_convert("UTC")] += award.signed_mw
-    return position

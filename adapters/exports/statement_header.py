@@ -1,6 +1,7 @@
 """What every statement file shows first: the statement, enterprise, market, period and issue time.
 
-Shared by the CSV, XLSX and PDF writers so the three agree line for line.
+Shared by the CSV, XLSX and PDF writers so the three agree line for line; likewise the rows of
+the zero-carbon energy balance.
 """
 
 from __future__ import annotations
@@ -36,3 +37,16 @@ def header_rows(statement: Statement, name: str, profile: MarketProfile) -> list
         ("Timezone 时区", profile.timezone),
         ("Issued 出具时间", issued_text(statement, profile.timezone)),
     ]
+
+
+#: The zero-carbon energy balance as every export shows it: report field, bilingual label, unit.
+ENERGY_BALANCE: tuple[tuple[str, str, str], ...] = (
+    ("load_mwh", "Consumption 用电量", "MWh"),
+    ("generation_mwh", "On-site renewable generation 新能源发电量", "MWh"),
+    ("self_consumed_mwh", "Self-consumed 自发自用", "MWh"),
+    ("grid_import_mwh", "Grid import 电网购电", "MWh"),
+    ("export_mwh", "Export 上网电量", "MWh"),
+    ("green_mwh", "Green certificates and contracts 绿证绿电", "MWh"),
+    ("emissions_t", "Emissions 碳排放", "tCO2"),
+    ("energy_tce", "Energy 综合能耗", "tce"),
+)

@@ -20,7 +20,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.pdfmetrics import registerFont, stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from adapters.exports.statement_header import CJK_FONT, header_rows
+from adapters.exports.statement_header import CJK_FONT, ENERGY_BALANCE, header_rows
 from vpp.domain.bids import Statement, StatementLine
 from vpp.domain.market import MarketProfile
 from vpp.domain.zero_carbon import ZeroCarbonReport
@@ -384,17 +384,8 @@ def _zero_carbon_page(
                 page.text(0.09, y, part, size=8)
         y -= 0.025
     page.text(0.08, y, "Energy balance 能量平衡" if bilingual else "Energy balance", bold=True)
-    balance = [
-        ("Consumption 用电量", report.load_mwh, "MWh"),
-        ("On-site renewable generation 新能源发电量", report.generation_mwh, "MWh"),
-        ("Self-consumed 自发自用", report.self_consumed_mwh, "MWh"),
-        ("Grid import 电网购电", report.grid_import_mwh, "MWh"),
-        ("Export 上网电量", report.export_mwh, "MWh"),
-        ("Green certificates and contracts 绿证绿电", report.green_mwh, "MWh"),
-        ("Emissions 碳排放", report.emissions_t, "tCO2"),
-        ("Energy 综合能耗", report.energy_tce, "tce"),
-    ]
-    for label, value, unit in balance:
+    for field, label, unit in ENERGY_BALANCE:
+        value = getattr(report, field)
         y -= 0.017
         page.text(0.09, y, label)
         shown = "not available" if value is None else f"{value:,.3f} {unit}"

@@ -24,7 +24,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 
-from adapters.exports.statement_header import file_stem, header_rows
+from adapters.exports.statement_header import ENERGY_BALANCE, file_stem, header_rows
 from adapters.exports.statement_pdf import cjk_font, write_pdf
 from vpp.domain.bids import Statement
 from vpp.domain.market import MarketProfile
@@ -262,17 +262,8 @@ def write_zero_carbon_csv(path: Path, report: ZeroCarbonReport) -> Path:
             )
         out.writerow([])
         out.writerow(["quantity", "value", "unit"])
-        balance = [
-            ("load_mwh", report.load_mwh, "MWh"),
-            ("generation_mwh", report.generation_mwh, "MWh"),
-            ("self_consumed_mwh", report.self_consumed_mwh, "MWh"),
-            ("grid_import_mwh", report.grid_import_mwh, "MWh"),
-            ("export_mwh", report.export_mwh, "MWh"),
-            ("green_mwh", report.green_mwh, "MWh"),
-            ("emissions_t", report.emissions_t, "tCO2"),
-            ("energy_tce", report.energy_tce, "tce"),
-        ]
-        for key, value, unit in balance:
+        for key, _, unit in ENERGY_BALANCE:
+            value = getattr(report, key)
             out.writerow([key, "not available" if value is None else f"{value:.3f}", unit])
         for note in report.notes:
             out.writerow(["note", note, ""])

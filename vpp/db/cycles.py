@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlmodel import Session
+
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.migrate import upgrade
 from vpp.db.repositories import (
@@ -32,39 +34,39 @@ from vpp.services.park_file import ParkData
 from vpp.services.settle_day import AGGREGATOR
 
 
-def store_portfolio(session: object, data: ParkData) -> None:
+def store_portfolio(session: Session, data: ParkData) -> None:
     """Upsert the park, its enterprises (plus the aggregator), assets, contracts and consents."""
     park = data.park
     aggregator = Enterprise(id=AGGREGATOR, name="Aggregator (VPP operator)", name_zh="聚合商")
     ParkRepository(session).save(
         park.model_copy(update={"enterprises": [*park.enterprises, aggregator]})
-    )  # type: ignore[arg-type]
-    assets = AssetRepository(session)  # type: ignore[arg-type]
+    )
+    assets = AssetRepository(session)
     for enrolled in data.portfolio.assets:
         try:
             assets.get(enrolled.enterprise_id, enrolled.spec.id)
             assets.update(enrolled)
         except NotFoundError:
             assets.add(enrolled)
-    contracts = ContractRepository(session)  # type: ignore[arg-type]
+    contracts = ContractRepository(session)
     for contract in data.portfolio.contracts:
         try:
             contracts.get(contract.enterprise_id, contract.id)
         except NotFoundError:
             contracts.add(contract)
-    consents = ConsentRepository(session)  # type: ignore[arg-type]
+    consents = ConsentRepository(session)
     for consent in data.portfolio.consents:
         stored = [c for _, c in consents.list_for_enterprise(consent.enterprise_id)]
         if consent not in stored:
             consents.add(consent)
 
 
-def store_delivery(session: object, data: ParkData, result: CycleResult) -> int:
+def store_delivery(session: Session, data: ParkData, result: CycleResult) -> int:
     """Store each enrolled asset's metered power of the day as telemetry (idempotent upsert).
 
     In the demo the devices are simulated, so the points are marked ``quality="simulated"``.
     """
-    telemetry = TelemetryRepository(session)  # type: ignore[arg-type]
+    telemetry = TelemetryRepository(session)
     enrolled = {a.spec.id for a in data.portfolio.assets}
     written = 0
     for asset_id in result.delivered_mw.columns:
@@ -90,7 +92,7 @@ def record_cycle(url: str, data: ParkData, result: CycleResult) -> str:
             except NotFoundError:
                 bids.save(bid_set.model_copy(update={"status": "draft"}), at=now)
                 for status in ("review", "approved", "submitted", "awarded"):
-                    bids.set_status(bid_set.id, status, at=now)  # type: ignore[arg-type]
+                    bids.set_status(bid_set.id, status, at=now)
                 AwardRepository(session).save(bid_set.id, result.awards)
                 DispatchRepository(session).save(result.plan)
             store_delivery(session, data, result)

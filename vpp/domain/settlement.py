@@ -64,6 +64,18 @@ class MarketSettlement:
         return self.energy + sum(self.reserves.values(), Decimal("0")) + self.imbalance
 
 
+def awarded_energy_mw(
+    awards: Sequence[Award], index: pd.DatetimeIndex, profile: MarketProfile
+) -> pd.Series:
+    """Net awarded day-ahead energy position per UTC interval of ``index`` [MW] (> 0 sell)."""
+    energy_ids = {p.id for p in profile.products if p.kind == "energy"}
+    position = pd.Series(0.0, index=index)
+    for award in awards:
+        if award.product_id in energy_ids:
+            position[pd.Timestamp(award.interval_start).tz_convert("UTC")] += award.signed_mw
+    return position
+
+
 def settle_market(
     awards: Sequence[Award],
     delivered_net_mw: pd.Series,
@@ -85,13 +97,11 @@ def settle_market(
     """
     hours = profile.interval_minutes / 60
     energy_ids = {p.id for p in profile.products if p.kind == "energy"}
-    awarded = pd.Series(0.0, index=delivered_net_mw.index)
+    awarded = awarded_energy_mw(awards, delivered_net_mw.index, profile)
     energy = 0.0
     reserves: dict[str, float] = {}
     for award in awards:
-        stamp = pd.Timestamp(award.interval_start).tz_convert("UTC")
         if award.product_id in energy_ids:
-            awarded[stamp] += award.signed_mw
             energy += award.signed_mw * award.price * hours
         else:
             reserves[award.product_id] = (

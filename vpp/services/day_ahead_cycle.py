@@ -117,8 +117,25 @@ def realised(data: ParkData, column: str, intervals: pd.DatetimeIndex) -> pd.Ser
     return values
 
 
+def asset_baselines(data: ParkData, profile: MarketProfile, day: date) -> pd.DataFrame:
+    """Each enrolled asset's declared baseline on ``day``, renewables at their metered output [MW]."""
+    intervals = profile.day_intervals(day)
+    baselines: dict[str, pd.Series] = {}
+    for enrolled in data.portfolio.assets:
+        spec = enrolled.spec
+        column = data.definition.generation.get(spec.id)
+        available = realised(data, column, intervals).clip(lower=0) if column else None
+        baselines[spec.id] = asset_baseline(spec, intervals, profile.timezone, available)
+    return pd.DataFrame(baselines, index=intervals)
+
+
 def delivered_power(
-    data: ParkData, profile: MarketProfile, day: date, plan: DispatchPlan, confirmed: list[str]
+    data: ParkData,
+    profile: MarketProfile,
+    day: date,
+    plan: DispatchPlan,
+    confirmed: list[str],
+    baselines: pd.DataFrame,
 ) -> pd.DataFrame:
     """Metered power per asset and per tenant load on ``day`` [MW] (sign convention)."""
     intervals = profile.day_intervals(day)
@@ -126,9 +143,7 @@ def delivered_power(
     columns: dict[str, pd.Series] = {}
     for enrolled in data.portfolio.assets:
         spec = enrolled.spec
-        column = data.definition.generation.get(spec.id)
-        available = realised(data, column, intervals).clip(lower=0) if column else None
-        baseline = asset_baseline(spec, intervals, profile.timezone, available)
+        baseline = baselines[spec.id]
         if isinstance(spec, PvSpec | WindSpec):
             ordered = setpoints.get(spec.id)
             columns[spec.id] = (
@@ -190,9 +205,10 @@ def run_day_ahead_cycle(
     ]
 
     say("settling")
-    delivered = delivered_power(data, profile, day, plan, confirmed)
+    baselines = asset_baselines(data, profile, day)
+    delivered = delivered_power(data, profile, day, plan, confirmed, baselines)
     market = settle_market(awards, delivered.sum(axis=1), realised_price, profile)
-    settlement = settle_day(data, profile, day, plan, delivered, realised_price, market)
+    settlement = settle_day(data, profile, day, plan, delivered, baselines, realised_price, market)
     notes.extend(
         f"forecast {key}: {', '.join(f.flags)}" for key, f in forecasts.all().items() if f.flags
     )

@@ -77,18 +77,24 @@ def forecast_park(data: ParkData, profile: MarketProfile, day: date) -> ParkFore
     series = data.series
     country = profile.country
 
-    def run(column: str, **options: object) -> Forecast:
-        frame = series[[column, *options.pop("exog", [])]]  # type: ignore[misc]
+    def run(
+        column: str,
+        model: str = "auto",
+        exog: tuple[str, ...] = (),
+        pv_system: PvSystem | None = None,
+    ) -> Forecast:
         return forecast_day_ahead(
-            frame,
+            series[[column, *exog]],
             column,
             day,
             tz,
             issue,
+            model=model,
+            exog=exog,
             interval_minutes=step,
             quantiles=QUANTILES,
             holidays_country=country,
-            **options,  # type: ignore[arg-type]
+            pv_system=pv_system,
         )
 
     prices = data.definition.prices
@@ -127,7 +133,7 @@ def forecast_park(data: ParkData, profile: MarketProfile, day: date) -> ParkFore
             )
             generation[asset_id] = run(column, model="auto", pv_system=system)
         elif isinstance(spec, WindSpec) and wind_speed is not None:
-            generation[asset_id] = run(column, model="auto", exog=[wind_speed])
+            generation[asset_id] = run(column, exog=(wind_speed,))
         else:
             generation[asset_id] = run(column, model="auto")
     return ParkForecasts(day, issue, price, reserves, loads, generation)

@@ -18,7 +18,6 @@ from decimal import Decimal
 import pandas as pd
 
 from vpp.domain.bids import DispatchPlan, Statement, StatementLine
-from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.market import MarketProfile
 from vpp.domain.settlement import MarketSettlement, flexibility_value, to_money
 from vpp.services.park_file import ParkData
@@ -67,18 +66,15 @@ def settle_day(
     day: date,
     plan: DispatchPlan,
     delivered_mw: pd.DataFrame,
+    baselines: pd.DataFrame,
     price: pd.Series,
     market: MarketSettlement,
 ) -> DaySettlement:
-    """Attribute the day's market result to assets and issue day statements per enterprise."""
-    tz, step = profile.timezone, profile.interval_minutes
-    intervals = delivered_mw.index
-    baselines = pd.DataFrame(index=intervals)
-    for enrolled in data.portfolio.assets:
-        spec = enrolled.spec
-        column = data.definition.generation.get(spec.id)
-        available = data.series[column].reindex(intervals).clip(lower=0) if column else None
-        baselines[spec.id] = asset_baseline(spec, intervals, tz, available)
+    """Attribute the day's market result to assets and issue day statements per enterprise.
+
+    ``baselines`` holds each enrolled asset's baseline power [MW], one column per asset.
+    """
+    step = profile.interval_minutes
     loads = [c for c in delivered_mw.columns if c.startswith("load:")]
     baseline_net = baselines.sum(axis=1) + delivered_mw[loads].sum(axis=1)
     baseline_value = to_money(float((baseline_net * price).sum() * step / 60))
