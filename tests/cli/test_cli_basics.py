@@ -57,3 +57,12 @@ def test_bad_park_file_is_refused_before_any_work(tmp_path: Path, run_vpp: RunVp
     assert result.returncode == 2
     assert "loads[0].column names column 'stell_load_mw'" in " ".join(result.stderr.split())
     assert not (tmp_path / "out").exists() and not (tmp_path / "parkvpp.sqlite").exists()
+
+
+def test_malformed_dates_are_usage_errors_not_tracebacks(tmp_path: Path, run_vpp: RunVpp) -> None:
+    for args in (("demo", "--day", "yesterday"), ("market", "show", "de-lu", "--day", "2021-02-30")):
+        result = run_vpp(*args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert "Invalid value for '--day'" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "parkvpp.sqlite").exists()

@@ -7,7 +7,7 @@ run is stored in the service database (SQLite by default, PostgreSQL via VPP_DAT
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +29,8 @@ from vpp.settings import get_settings
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the artefacts.")] = Path("out/demo"),
     day: Annotated[
-        str | None, typer.Option(help="Delivery day YYYY-MM-DD (default: the park's demo day).")
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Delivery day (default: the park's demo day)."),
     ] = None,
     park: Annotated[Path, typer.Option(help="Park definition YAML.")] = SAMPLE_PARK,
     scenarios: Annotated[
@@ -41,7 +42,7 @@ def demo(
     settings = get_settings()
     data = load_park(park)
     profile = load_market_profile(data.park.market_id, settings.config_dir)
-    delivery = date.fromisoformat(day) if day else data.definition.demo_day
+    delivery = day.date() if day else data.definition.demo_day
     if delivery is None:
         raise typer.BadParameter("give --day; the park file names no demo_day")
     prices = data.series[data.definition.prices.day_ahead]

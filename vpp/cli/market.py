@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -39,11 +39,13 @@ def list_markets() -> None:
 @app.command("show")
 def show(
     market: Annotated[str, typer.Argument(help="Profile id (e.g. cn-shandong) or a YAML path.")],
-    day: Annotated[str | None, typer.Option(help="Delivery day YYYY-MM-DD for gate times.")] = None,
+    day: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Delivery day for gate times.")
+    ] = None,
 ) -> None:
     """Show one profile: timing for a delivery day, bid rules, products, unverified fields."""
     profile = load_market_profile(market)
-    delivery = date.fromisoformat(day) if day else datetime.now(zone(profile.timezone)).date()
+    delivery = day.date() if day else datetime.now(zone(profile.timezone)).date()
     console = Console()
     console.print(f"[bold]{profile.name}[/] ({profile.market_id}, version {profile.version})")
     intervals = profile.day_intervals(delivery)
