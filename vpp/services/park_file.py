@@ -39,7 +39,7 @@ class DeclaredLoad(BaseModel):
 
     def profile(self, index: pd.DatetimeIndex, tz: str) -> pd.Series:
         """The declared load on each UTC interval start of ``index`` [MW]."""
-        weekend = index.tz_convert(zone(tz)).dayofweek >= 5
+        weekend = index.tz_convert(zone(tz)).day_of_week >= 5
         return pd.Series(np.where(weekend, self.weekend_mw, self.weekday_mw), index=index)
 
 
