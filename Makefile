@@ -1,13 +1,19 @@
 # Two commands for a fresh machine with Python 3.11 and make:
 #   make demo   creates .venv (with the `vpp` command) and runs one day-ahead cycle of the sample park
 #   make test   creates .venv and runs the test suite
+# `make test` also builds .venv-ven (Python 3.12 + openadr3-client, for the OpenADR interop test)
+# when a Python 3.12 is found; without one it prints a note and that test skips.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
+# openadr3-client needs Python >= 3.12; it lives in its own venv, used only by the interop test.
+PYTHON312 ?= python3.12
+VEN_VENV  := .venv-ven
+VEN_STAMP := $(VEN_VENV)/.installed
 
-.PHONY: demo test lint serve clean
+.PHONY: demo test lint serve clean ven-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +21,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Finds a working Python 3.12 ($(PYTHON312), else a pyenv-installed 3.12.x); never fails the build.
+$(VEN_STAMP):
+	@py=""; \
+	for c in $(PYTHON312) $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 2>/dev/null); do \
+	  if "$$c" -c 'import sys; assert sys.version_info[:2] >= (3, 12)' >/dev/null 2>&1; then py="$$c"; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then \
+	  echo "note: no Python 3.12 found; not building $(VEN_VENV) (the OpenADR interop test will skip)"; \
+	elif "$$py" -m venv $(VEN_VENV) && $(VEN_VENV)/bin/python -m pip install --quiet 'openadr3-client>=2.4,<3'; then \
+	  touch $@; \
+	else \
+	  echo "note: could not install openadr3-client into $(VEN_VENV); the OpenADR interop test will skip"; \
+	fi
+
+ven-venv: $(VEN_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/vpp demo --out $(OUT)
 
-test: $(STAMP)
+test: $(STAMP) ven-venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -31,4 +53,4 @@ serve: $(STAMP)
 	$(BIN)/vpp serve
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache parkvpp.sqlite
+	rm -rf $(VENV) $(VEN_VENV) out .pytest_cache .mypy_cache .ruff_cache parkvpp.sqlite
