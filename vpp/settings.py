@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -37,6 +37,24 @@ class Settings(BaseSettings):
         default=REPO_CONFIG_DIR, description="Folder holding markets/*.yaml and defaults."
     )
     log_level: LogLevel = Field(default="INFO", description="Root logging level.")
+    parks: list[Path] = Field(
+        default_factory=list,
+        description="Park definition files the scheduler runs (default: the bundled sample park).",
+    )
+    exchange_url: str | None = Field(
+        default=None,
+        description="HTTP API of the exchange; unset: a simulated exchange on historical prices.",
+    )
+    exchange_participant: str = Field(default="parkvpp", description="Our id at the exchange.")
+    exchange_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret shared with the exchange."
+    )
+    alert_webhook_url: str | None = Field(
+        default=None, description="Where alerts are POSTed as JSON (besides the log)."
+    )
+    tick_seconds: float = Field(
+        default=60.0, gt=0, description="How often the scheduler advances the pipelines [s]."
+    )
 
 
 def get_settings() -> Settings:

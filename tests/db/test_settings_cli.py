@@ -44,6 +44,6 @@ def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "revision none" in before.output
     upgraded = runner.invoke(db.app, ["upgrade", "--url", url])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "0002_api_keys_outages" in upgraded.output
+    assert "0003_pipeline_jobs" in upgraded.output
     after = runner.invoke(db.app, ["current"])
-    assert "revision 0002_api_keys_outages, up to date" in after.output
+    assert "revision 0003_pipeline_jobs, up to date" in after.output

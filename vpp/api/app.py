@@ -19,6 +19,7 @@ from vpp.api.routes import (
     markets,
     operations,
     parks,
+    pipeline,
     portfolio,
     telemetry,
 )
@@ -53,6 +54,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_conventions(app)
     app.include_router(health.router)
     app.include_router(markets.router, responses=PROBLEM_RESPONSES)
-    for module in (auth, keys, parks, assets, agreements, telemetry, portfolio, operations):
+    for module in (
+        auth,
+        keys,
+        parks,
+        assets,
+        agreements,
+        telemetry,
+        portfolio,
+        pipeline,
+        operations,
+    ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     return app

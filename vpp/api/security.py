@@ -35,8 +35,10 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         "parks:write",
         "portfolio:read",
         "audit:read",
+        "pipeline:read",
+        "bids:approve",
     ),
-    "settlement": (*READ, "parks:read", "portfolio:read", "audit:read"),
+    "settlement": (*READ, "parks:read", "portfolio:read", "audit:read", "pipeline:read"),
     "admin": (
         *READ,
         "assets:verify",
@@ -48,6 +50,8 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         "portfolio:read",
         "audit:read",
         "keys:admin",
+        "pipeline:read",
+        "bids:approve",
     ),
 }
 """What each role may do; a key or token carries a subset of its role's scopes."""

@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from vpp.cli import backtest, bid, db, demo, forecast, market, serve, settle
+from vpp.cli import backtest, bid, db, demo, forecast, market, pipeline, serve, settle
 from vpp.domain.errors import VppError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(forecast.app, name="forecast")
 app.add_typer(bid.app, name="bid")
 app.add_typer(market.app, name="market")
 app.add_typer(db.app, name="db")
+app.add_typer(pipeline.app, name="pipeline")
 
 
 def main() -> None:

@@ -1,17 +1,83 @@
-"""``vpp serve``: run the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+"""``vpp serve``: the HTTP API (OpenAPI at /openapi.json, docs at /docs) and the scheduler.
+
+The scheduler runs in this process, beside the API workers, so several workers never schedule
+the same job twice. ``--replay-from`` runs the pipelines on a replayed clock (a past instant,
+optionally sped up), which is how the bundled sample park's 2021 days can be scheduled today.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Annotated
 
+import pandas as pd
 import typer
 import uvicorn
+
+from vpp.db.engine import make_engine
+from vpp.db.migrate import upgrade
+from vpp.jobs.runtime import build_pipelines
+from vpp.jobs.scheduler import ReplayClock, start_scheduler
+from vpp.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (use 1 with SQLite).")] = 1,
+    scheduler: Annotated[
+        bool, typer.Option(help="Run the day-ahead scheduler beside the API.")
+    ] = True,
+    replay_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the pipelines from this past instant (ISO 8601 with offset), e.g. "
+            "2021-05-04T07:30+02:00 for the sample park."
+        ),
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.001, help="Replay speed, x real time (with --replay-from).")
+    ] = 1.0,
 ) -> None:
-    """Serve the API; the database named by VPP_DATABASE_URL is migrated at start-up."""
-    uvicorn.run("vpp.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    """Serve the API and run the scheduler; the database is migrated at start-up."""
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    running = None
+    if scheduler:
+        upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        clock = None
+        if replay_from is not None:
+            clock = ReplayClock(_instant(replay_from), speed)
+        running = start_scheduler(
+            engine,
+            build_pipelines(settings, engine),
+            clock=clock,
+            tick_seconds=settings.tick_seconds,
+            live=clock is None,
+        )
+        typer.echo(f"scheduler running ({'replay from ' + replay_from if clock else 'live'})")
+    try:
+        uvicorn.run("vpp.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    finally:
+        if running is not None:
+            running.shutdown(wait=False)
+
+
+def _instant(text: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 instant", param_hint="--replay-from"
+        ) from exc
+    if stamp.tzinfo is None:
+        raise typer.BadParameter(
+            f"{text!r} has no UTC offset; add one, e.g. +02:00", param_hint="--replay-from"
+        )
+    return stamp.tz_convert("UTC")

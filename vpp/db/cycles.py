@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from vpp.db.engine import make_engine, session_scope
@@ -81,35 +82,40 @@ def record_cycle(url: str, data: ParkData, result: CycleResult) -> str:
     """Store ``result`` in the database at ``url`` (migrated first); return where it went."""
     upgrade(url)
     engine = make_engine(url)
-    now = datetime.now(UTC)
     try:
-        with session_scope(engine) as session:
-            store_portfolio(session, data)
-            bids = BidRepository(session)
-            bid_set = result.bid_set
-            try:
-                bids.get(bid_set.id)
-            except NotFoundError:
-                bids.save(bid_set.model_copy(update={"status": "draft"}), at=now)
-                for status in ("review", "approved", "submitted", "awarded"):
-                    bids.set_status(bid_set.id, status, at=now)
-                AwardRepository(session).save(bid_set.id, result.awards)
-                DispatchRepository(session).save(result.plan)
-            store_delivery(session, data, result)
-            statements = StatementRepository(session)
-            for statement in result.settlement.statements:
-                try:
-                    stored = statements.get(statement.enterprise_id, statement.id)
-                except NotFoundError:
-                    statements.save_draft(statement)
-                    statements.issue(statement.enterprise_id, statement.id, at=now)
-                    continue
-                if [(x.label, to_money(x.amount)) for x in stored.lines] != [
-                    (x.label, to_money(x.amount)) for x in statement.lines
-                ]:
-                    statements.correct(
-                        statement.model_copy(update={"version": stored.version + 1}), at=now
-                    )
+        store_cycle(engine, data, result)
     finally:
         engine.dispose()
     return engine.url.render_as_string(hide_password=True)
+
+
+def store_cycle(engine: Engine, data: ParkData, result: CycleResult) -> None:
+    """Store ``result`` through ``engine`` in one transaction (idempotent)."""
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        store_portfolio(session, data)
+        bids = BidRepository(session)
+        bid_set = result.bid_set
+        try:
+            bids.get(bid_set.id)
+        except NotFoundError:
+            bids.save(bid_set.model_copy(update={"status": "draft"}), at=now)
+            for status in ("review", "approved", "submitted", "awarded"):
+                bids.set_status(bid_set.id, status, at=now)
+            AwardRepository(session).save(bid_set.id, result.awards)
+            DispatchRepository(session).save(result.plan)
+        store_delivery(session, data, result)
+        statements = StatementRepository(session)
+        for statement in result.settlement.statements:
+            try:
+                stored = statements.get(statement.enterprise_id, statement.id)
+            except NotFoundError:
+                statements.save_draft(statement)
+                statements.issue(statement.enterprise_id, statement.id, at=now)
+                continue
+            if [(x.label, to_money(x.amount)) for x in stored.lines] != [
+                (x.label, to_money(x.amount)) for x in statement.lines
+            ]:
+                statements.correct(
+                    statement.model_copy(update={"version": stored.version + 1}), at=now
+                )

@@ -11,7 +11,7 @@ renewables deliver what was available up to any curtailment, tenant loads are me
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -163,6 +163,115 @@ def delivered_power(
     return pd.DataFrame(columns, index=intervals)
 
 
+@dataclass(frozen=True)
+class PreparedBids:
+    """The forecasts, the optimiser's input and its bids for one delivery day."""
+
+    day: date
+    forecasts: ParkForecasts
+    problem: BidProblem
+    bids: BidResult
+    bid_set: BidSet
+
+
+@dataclass(frozen=True)
+class DeliveredDay:
+    """What a dispatched day delivered and how the market and the tenants settle it."""
+
+    delivered_mw: pd.DataFrame
+    realised_price: pd.Series
+    market: MarketSettlement
+    settlement: DaySettlement
+
+
+def cycle_key(data: ParkData, profile: MarketProfile, day: date) -> str:
+    """The id of a park's bid set for ``day``; also its idempotency key at the market."""
+    return f"{data.park.id}:{profile.market_id}:{day}"
+
+
+def prepare_bids(
+    data: ParkData,
+    profile: MarketProfile,
+    day: date,
+    *,
+    scenarios: int = 24,
+    seed: int = 7,
+    step: Step | None = None,
+) -> PreparedBids:
+    """Forecast the park for ``day`` and optimise its bids (deterministic for a given seed)."""
+    say = step or (lambda _: None)
+    if profile.market_id != data.park.market_id:
+        raise InvalidInputError(
+            f"park {data.park.id} trades in {data.park.market_id}, not {profile.market_id}"
+        )
+    say("forecasting")
+    forecasts = forecast_park(data, profile, day)
+    say("optimising bids")
+    problem = build_bid_problem(data, profile, forecasts, scenarios=scenarios, seed=seed)
+    bids = solve_day_ahead(problem)
+    bid_set = bids.bid_set.model_copy(update={"id": cycle_key(data, profile, day)})
+    return PreparedBids(day, forecasts, problem, bids, bid_set)
+
+
+def non_delivery_notes(plan: DispatchPlan, confirmed: list[str]) -> list[str]:
+    """One note per asset that was sent setpoints but never confirmed them."""
+    return [
+        f"{asset}: no confirmation, recorded as non-delivery"
+        for asset in sorted({s.asset_id for s in plan.setpoints} - set(confirmed))
+    ]
+
+
+def settle_delivery(
+    data: ParkData,
+    profile: MarketProfile,
+    day: date,
+    awards: list[Award],
+    plan: DispatchPlan,
+    confirmed: list[str],
+) -> DeliveredDay:
+    """Measure what ``day`` delivered and settle it with the market and the tenants."""
+    realised_price = realised(data, data.definition.prices.day_ahead, profile.day_intervals(day))
+    baselines = asset_baselines(data, profile, day)
+    delivered = delivered_power(data, profile, day, plan, confirmed, baselines)
+    market = settle_market(awards, delivered.sum(axis=1), realised_price, profile)
+    settlement = settle_day(data, profile, day, plan, delivered, baselines, realised_price, market)
+    return DeliveredDay(delivered, realised_price, market, settlement)
+
+
+def assemble_cycle(
+    prepared: PreparedBids,
+    profile: MarketProfile,
+    receipt: str,
+    awards: list[Award],
+    plan: DispatchPlan,
+    confirmed: list[str],
+    delivered: DeliveredDay,
+) -> CycleResult:
+    """The full record of a cycle from its stages' outputs."""
+    notes = non_delivery_notes(plan, confirmed)
+    notes.extend(
+        f"forecast {key}: {', '.join(f.flags)}"
+        for key, f in prepared.forecasts.all().items()
+        if f.flags
+    )
+    return CycleResult(
+        prepared.day,
+        profile,
+        prepared.forecasts,
+        prepared.bids,
+        prepared.bid_set,
+        receipt,
+        awards,
+        plan,
+        confirmed,
+        delivered.delivered_mw,
+        delivered.realised_price,
+        delivered.market,
+        delivered.settlement,
+        notes,
+    )
+
+
 def run_day_ahead_cycle(
     data: ParkData,
     profile: MarketProfile,
@@ -174,59 +283,28 @@ def run_day_ahead_cycle(
     seed: int = 7,
     step: Step | None = None,
 ) -> CycleResult:
-    """Run forecast -> bid -> submit -> awards -> dispatch -> settle for delivery ``day``."""
-    say = step or (lambda _: None)
-    if profile.market_id != data.park.market_id:
-        raise InvalidInputError(
-            f"park {data.park.id} trades in {data.park.market_id}, not {profile.market_id}"
-        )
-    intervals = profile.day_intervals(day)
-    price_column = data.definition.prices.day_ahead
-    realised_price = realised(data, price_column, intervals)
+    """Run forecast -> bid -> submit -> awards -> dispatch -> settle for delivery ``day``.
 
-    say("forecasting")
-    forecasts = forecast_park(data, profile, day)
-    say("optimising bids")
-    problem = build_bid_problem(data, profile, forecasts, scenarios=scenarios, seed=seed)
-    bids = solve_day_ahead(problem)
-    key = f"{data.park.id}:{profile.market_id}:{day}"
-    bid_set = bids.bid_set.model_copy(update={"id": key, "status": "approved"})
+    The same stages the scheduled pipeline (``vpp.jobs``) runs one by one, here in a single call
+    with the bids approved at once, as the demo and replays need.
+    """
+    say = step or (lambda _: None)
+    realised(data, data.definition.prices.day_ahead, profile.day_intervals(day))
+    prepared = prepare_bids(data, profile, day, scenarios=scenarios, seed=seed, step=step)
+    bid_set = prepared.bid_set.model_copy(update={"status": "approved"})
 
     say("submitting and clearing")
-    receipt = gateway.submit(bid_set, idempotency_key=key)
+    receipt = gateway.submit(bid_set, idempotency_key=bid_set.id)
     awards = list(gateway.awards(profile.market_id, day))
 
     say("dispatching")
-    plan = plan_dispatch(problem, awards)
+    plan = plan_dispatch(prepared.problem, awards)
     confirmed = list(channel.send(plan.setpoints))
-    notes = [
-        f"{asset}: no confirmation, recorded as non-delivery"
-        for asset in sorted({s.asset_id for s in plan.setpoints} - set(confirmed))
-    ]
 
     say("settling")
-    baselines = asset_baselines(data, profile, day)
-    delivered = delivered_power(data, profile, day, plan, confirmed, baselines)
-    market = settle_market(awards, delivered.sum(axis=1), realised_price, profile)
-    settlement = settle_day(data, profile, day, plan, delivered, baselines, realised_price, market)
-    notes.extend(
-        f"forecast {key}: {', '.join(f.flags)}" for key, f in forecasts.all().items() if f.flags
-    )
-    return CycleResult(
-        day,
-        profile,
-        forecasts,
-        bids,
-        bid_set,
-        receipt,
-        awards,
-        plan,
-        confirmed,
-        delivered,
-        realised_price,
-        market,
-        settlement,
-        notes,
+    delivered = settle_delivery(data, profile, day, awards, plan, confirmed)
+    return assemble_cycle(
+        replace(prepared, bid_set=bid_set), profile, receipt, awards, plan, confirmed, delivered
     )
 
 

@@ -1,0 +1,135 @@
+"""Pipeline fixtures: the sample park's day 2021-05-05 (DE-LU), forecast and optimised once.
+
+Each test gets a freshly migrated database (SQLite by default; ``pg_engine`` for PostgreSQL)
+and builds :class:`DayAheadPipeline` objects on it with :func:`make_pipeline`. The day's
+forecasts and bids are computed once per session and handed to each pipeline, since they are
+deterministic and the slow part; the tests are about what happens around them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from adapters.dispatch.recording import RecordingChannel
+from adapters.market.simulated import SimulatedExchange
+from vpp.db.engine import make_engine
+from vpp.db.migrate import upgrade
+from vpp.domain.market import MarketProfile, load_market_profile
+from vpp.domain.pipeline import AutoApprove, PipelinePolicy, load_pipeline_policy
+from vpp.jobs.alerts import Alerter
+from vpp.jobs.outbox import RetryPolicy
+from vpp.jobs.pipeline import DayAheadPipeline
+from vpp.services.day_ahead_cycle import PreparedBids, prepare_bids
+from vpp.services.park_file import SAMPLE_PARK, ParkData, load_park
+from vpp.settings import REPO_CONFIG_DIR
+
+DAY = date(2021, 5, 5)
+POSTGRES_ADMIN_URL = os.environ.get(
+    "VPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def park() -> ParkData:
+    return load_park(SAMPLE_PARK)
+
+
+@pytest.fixture(scope="session")
+def profile() -> MarketProfile:
+    return load_market_profile("de-lu")
+
+
+@pytest.fixture(scope="session")
+def policy() -> PipelinePolicy:
+    return load_pipeline_policy("de-lu", REPO_CONFIG_DIR)
+
+
+@pytest.fixture(scope="session")
+def prepared(park: ParkData, profile: MarketProfile, policy: PipelinePolicy) -> PreparedBids:
+    return prepare_bids(park, profile, DAY, scenarios=policy.scenarios, seed=7)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'pipeline.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    """A freshly created and migrated PostgreSQL database, dropped afterwards."""
+    admin = sa.create_engine(
+        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+    )
+    name = f"vpp_test_{secrets.token_hex(6)}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def exchange(park: ParkData) -> SimulatedExchange:
+    prices = park.series[park.definition.prices.day_ahead]
+    reserves = {k: park.series[c] for k, c in park.definition.prices.reserves.items()}
+    return SimulatedExchange(prices, reserves)
+
+
+MakePipeline = Callable[..., DayAheadPipeline]
+
+
+@pytest.fixture
+def make_pipeline(
+    engine: Engine,
+    park: ParkData,
+    profile: MarketProfile,
+    policy: PipelinePolicy,
+    prepared: PreparedBids,
+    exchange: SimulatedExchange,
+) -> MakePipeline:
+    """Builds a pipeline (a fresh one is what a restarted process has); keywords override."""
+
+    def make(**overrides: Any) -> DayAheadPipeline:
+        auto = overrides.pop("auto_approve", None)
+        chosen = overrides.pop("policy", policy)
+        if auto is not None:
+            chosen = chosen.model_copy(update={"auto_approve": AutoApprove(**auto)})
+        target = overrides.pop("engine", engine)
+        fields: dict[str, Any] = {
+            "engine": target,
+            "data": park,
+            "profile": profile,
+            "policy": chosen,
+            "gateway": exchange,
+            "channel": RecordingChannel(),
+            "alerter": Alerter(target),
+            "retry": RetryPolicy(max_attempts=3, backoff_s=60),
+        }
+        fields.update(overrides)
+        pipeline = DayAheadPipeline(**fields)
+        pipeline._prepared[DAY] = prepared
+        return pipeline
+
+    return make

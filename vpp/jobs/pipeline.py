@@ -1,0 +1,477 @@
+"""The day-ahead pipeline of one park: each delivery day advanced stage by stage, durably.
+
+:meth:`DayAheadPipeline.advance` is called by the scheduler (on the stage times and on every
+tick) with the current instant. It reads which stages of the day are done from the database,
+asks :func:`vpp.domain.pipeline.due_stages` what may run now, runs it, and records the stage in
+the same transaction as its effects. So a scheduler restarted at any point (or killed in the
+middle of a stage) picks up where the database says it stands:
+
+* a stage whose transaction did not commit simply runs again;
+* the submission carries the bid set id as its idempotency key, so a submission the exchange
+  took before the crash is answered with the same receipt instead of being placed twice;
+* setpoints wait in the outbox until their devices confirm them.
+
+Every attempt is a row in ``job_runs`` (status and timings, for the API); deadline risk, missed
+gates and silent devices raise alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from adapters.exports.bid_files import write_bid_csv, write_bid_xml
+from bidding import plan_dispatch
+from vpp.db.cycles import store_cycle, store_portfolio
+from vpp.db.engine import session_scope
+from vpp.db.job_tables import AlertRow, JobRunRow, PipelineRunRow, PipelineStageRow
+from vpp.db.repositories import AwardRepository, BidRepository, DispatchRepository
+from vpp.domain.bids import BidSet
+from vpp.domain.errors import ConflictError, GateClosedError, NotFoundError, VppError
+from vpp.domain.market import MarketProfile
+from vpp.domain.pipeline import (
+    PipelinePolicy,
+    PipelineTimes,
+    Stage,
+    auto_approval,
+    due_stages,
+    pipeline_times,
+)
+from vpp.domain.ports import DispatchChannel, MarketGateway
+from vpp.jobs.alerts import Alerter
+from vpp.jobs.outbox import RetryPolicy, confirmed_assets, drain, enqueue
+from vpp.services.day_ahead_cycle import (
+    PreparedBids,
+    assemble_cycle,
+    cycle_key,
+    prepare_bids,
+    settle_delivery,
+)
+from vpp.services.park_file import ParkData
+
+log = logging.getLogger(__name__)
+JOB = "day-ahead"
+
+
+class StageWaiting(Exception):
+    """A stage cannot finish yet (awaiting approval or results); the next tick tries again."""
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """One attempt at one stage."""
+
+    stage: Stage
+    status: str  # succeeded | waiting | failed | missed | skipped
+    message: str
+
+
+@dataclass
+class DayAheadPipeline:
+    """Runs the day-ahead stages of ``data``'s park in ``profile``'s market."""
+
+    engine: Engine
+    data: ParkData
+    profile: MarketProfile
+    policy: PipelinePolicy
+    gateway: MarketGateway
+    channel: DispatchChannel
+    alerter: Alerter
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    export_dir: Path | None = None
+    seed: int = 7
+    _prepared: dict[date, PreparedBids] = field(default_factory=dict, repr=False)
+
+    def run_id(self, day: date) -> str:
+        """The id of ``day``'s run, also its bid set id and idempotency key."""
+        return cycle_key(self.data, self.profile, day)
+
+    def times(self, day: date) -> PipelineTimes:
+        """When each stage of ``day`` is due."""
+        return pipeline_times(self.profile, self.policy, day)
+
+    def done(self, day: date) -> dict[str, dict[str, Any]]:
+        """The finished stages of ``day`` and their details."""
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(PipelineStageRow).where(col(PipelineStageRow.run_id) == self.run_id(day))
+            ).all()
+        return {row.stage: row.detail for row in rows}
+
+    def advance(self, day: date, now: datetime | pd.Timestamp) -> list[StageOutcome]:
+        """Run every stage of ``day`` that is due at ``now``; deliver pending setpoints."""
+        now = pd.Timestamp(now).tz_convert("UTC").floor("us")
+        times = self.times(day)
+        run_id = self.run_id(day)
+        if not self._run_exists(day) and now >= times.gate_closure:
+            return []  # a day never started before its gate closed has nothing to catch up
+        if self._ensure_run(day, now) == "missed":
+            return []  # a missed gate stays missed; nothing later can happen for this day
+        outcomes: list[StageOutcome] = []
+        while True:
+            done = set(self.done(day))
+            due = due_stages(times, done, now)
+            if due.at_risk:
+                self._alert_once(
+                    "deadline_risk",
+                    run_id,
+                    f"bids for {day} are not submitted; the submission target is "
+                    f"{times.submit_by.isoformat()} and the gate closes "
+                    f"{times.gate_closure.isoformat()}",
+                    now,
+                )
+            if due.missed:
+                stage = due.missed[0]
+                message = f"{stage} for {day} was not done before its deadline"
+                self._alert_once("missed", run_id, message, now)
+                self._set_status(run_id, "missed", now)
+                outcomes.append(self._record(run_id, stage, "missed", message, now, 0.0))
+                break
+            if not due.runnable:
+                break
+            outcome = self._attempt(due.runnable[0], day, times, now)
+            outcomes.append(outcome)
+            if outcome.status != "succeeded":
+                break
+        if "dispatch" in self.done(day):
+            result = drain(
+                self.engine,
+                self.channel,
+                self.alerter,
+                now=now.to_pydatetime(),
+                retry=self.retry,
+                run_id=run_id,
+            )
+            if result.sent:
+                partial = " (partial dispatch)" if result.partial else ""
+                message = (
+                    f"sent {result.sent} assets: {len(result.confirmed)} confirmed, "
+                    f"{len(result.retrying)} to retry, {len(result.failed)} failed{partial}"
+                )
+                outcomes.append(self._record(run_id, "dispatch", "delivered", message, now, 0.0))
+        return outcomes
+
+    # -- stages -------------------------------------------------------------------------------
+
+    def _attempt(
+        self, stage: Stage, day: date, times: PipelineTimes, now: pd.Timestamp
+    ) -> StageOutcome:
+        run_id = self.run_id(day)
+        started = time.perf_counter()
+        try:
+            detail = getattr(self, f"_stage_{stage}")(day, times, now)
+        except StageWaiting as waiting:
+            elapsed = (time.perf_counter() - started) * 1000
+            return self._record(run_id, stage, "waiting", str(waiting), now, elapsed)
+        except GateClosedError as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            self._alert_once("missed", run_id, f"{stage} for {day}: {exc}", now)
+            self._set_status(run_id, "missed", now)
+            return self._record(run_id, stage, "missed", str(exc), now, elapsed)
+        except VppError as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.error("%s %s failed: %s", run_id, stage, exc)
+            message = f"{type(exc).__name__}: {exc}" + (f" ({exc.hint})" if exc.hint else "")
+            return self._record(run_id, stage, "failed", message, now, elapsed)
+        elapsed = (time.perf_counter() - started) * 1000
+        message = str(detail.get("message", "done"))
+        return self._record(run_id, stage, "succeeded", message, now, elapsed)
+
+    def _finish(
+        self, session: Session, day: date, stage: Stage, now: pd.Timestamp, **detail: Any
+    ) -> None:
+        """Record ``stage`` as done, in the caller's transaction."""
+        session.add(
+            PipelineStageRow(
+                run_id=self.run_id(day), stage=stage, finished_at=now.to_pydatetime(), detail=detail
+            )
+        )
+        run = session.get(PipelineRunRow, self.run_id(day))
+        assert run is not None
+        run.status = stage
+        run.updated_at = now.to_pydatetime()
+        session.add(run)
+
+    def prepared(self, day: date) -> PreparedBids:
+        """The day's forecasts and bids (rebuilt, identically, after a restart)."""
+        if day not in self._prepared:
+            self._prepared[day] = prepare_bids(
+                self.data, self.profile, day, scenarios=self.policy.scenarios, seed=self.seed
+            )
+        return self._prepared[day]
+
+    def _stage_forecast(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+        prepared = self.prepared(day)
+        flags = {k: f.flags for k, f in prepared.forecasts.all().items() if f.flags}
+        with session_scope(self.engine) as session:
+            self._finish(
+                session,
+                day,
+                "forecast",
+                now,
+                issue_time=prepared.forecasts.issue_time.isoformat(),
+                flags={k: list(v) for k, v in flags.items()},
+            )
+        return {"message": f"forecasts issued at {prepared.forecasts.issue_time.isoformat()}"}
+
+    def _stage_bid(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+        bid_set = self.prepared(day).bid_set
+        offered = offered_mwh(bid_set, self.profile)
+        with session_scope(self.engine) as session:
+            store_portfolio(session, self.data)
+            bids = BidRepository(session)
+            bids.save(bid_set.model_copy(update={"status": "draft"}), at=now.to_pydatetime())
+            bids.set_status(bid_set.id, "review", at=now.to_pydatetime())
+            self._finish(session, day, "bid", now, bid_set_id=bid_set.id, offered_mwh=offered)
+        return {"message": f"bid set {bid_set.id} offers {offered:.1f} MWh; in review"}
+
+    def _stage_approve(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+        offered = float(self.done(day)["bid"]["offered_mwh"])
+        reference = self.reference_offered_mwh()
+        approved, reason = auto_approval(offered, reference, self.policy.auto_approve)
+        if not approved:
+            raise StageWaiting(reason)
+        with session_scope(self.engine) as session:
+            BidRepository(session).set_status(self.run_id(day), "approved", at=now.to_pydatetime())
+            self._finish(
+                session, day, "approve", now, by="auto", reason=reason, offered_mwh=offered
+            )
+        return {"message": f"approved automatically: {reason}"}
+
+    def _stage_submit(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+        run_id = self.run_id(day)
+        with session_scope(self.engine) as session:
+            bid_set = BidRepository(session).get(run_id)
+        if not self.policy.submission_enabled:
+            files = self._export(bid_set)
+            with session_scope(self.engine) as session:
+                BidRepository(session).set_status(run_id, "submitted", at=now.to_pydatetime())
+                self._finish(session, day, "submit", now, manual=True, files=files)
+            return {
+                "message": "submission is off for this market; bids exported for manual upload: "
+                + ", ".join(files)
+            }
+        if now >= times.gate_closure:
+            raise GateClosedError(f"the gate for {day} closed at {times.gate_closure.isoformat()}")
+        receipt = self.gateway.submit(bid_set, idempotency_key=run_id)
+        with session_scope(self.engine) as session:
+            BidRepository(session).set_status(run_id, "submitted", at=now.to_pydatetime())
+            self._finish(session, day, "submit", now, receipt=receipt)
+            run = session.get(PipelineRunRow, run_id)
+            assert run is not None
+            run.receipt = receipt
+        return {"message": f"submitted, receipt {receipt}"}
+
+    def _stage_awards(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+        try:
+            awards = list(self.gateway.awards(self.profile.market_id, day))
+        except NotFoundError as exc:
+            raise StageWaiting(f"results not yet published: {exc}") from exc
+        run_id = self.run_id(day)
+        with session_scope(self.engine) as session:
+            AwardRepository(session).save(run_id, awards)
+            BidRepository(session).set_status(run_id, "awarded", at=now.to_pydatetime())
+            self._finish(session, day, "awards", now, count=len(awards))
+        return {"message": f"{len(awards)} awards"}
+
+    def _stage_dispatch(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+        run_id = self.run_id(day)
+        with session_scope(self.engine) as session:
+            awards = AwardRepository(session).list_for_bid_set(run_id)
+        plan = plan_dispatch(self.prepared(day).problem, awards)
+        with session_scope(self.engine) as session:
+            DispatchRepository(session).save(plan)
+            queued = enqueue(session, run_id, plan, now.to_pydatetime())
+            self._finish(session, day, "dispatch", now, assets=queued)
+        return {"message": f"dispatch plan for {queued} assets queued in the outbox"}
+
+    def _stage_settle(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+        run_id = self.run_id(day)
+        prepared = self.prepared(day)
+        with session_scope(self.engine) as session:
+            awards = AwardRepository(session).list_for_bid_set(run_id)
+            plan = DispatchRepository(session).get(self.profile.market_id, day)
+            receipt = session.get(PipelineRunRow, run_id).receipt  # type: ignore[union-attr]
+        confirmed = confirmed_assets(self.engine, run_id)
+        delivered = settle_delivery(self.data, self.profile, day, awards, plan, confirmed)
+        bid_set = prepared.bid_set.model_copy(update={"status": "awarded"})
+        result = assemble_cycle(
+            replace(prepared, bid_set=bid_set),
+            self.profile,
+            receipt or "",
+            awards,
+            plan,
+            confirmed,
+            delivered,
+        )
+        store_cycle(self.engine, self.data, result)
+        total = str(delivered.market.total)
+        with session_scope(self.engine) as session:
+            self._finish(session, day, "settle", now, market_total=total, notes=result.notes)
+        return {"message": f"settled: market total {total} {self.profile.currency}"}
+
+    # -- operator actions -----------------------------------------------------------------------
+
+    def approve(self, day: date, actor: str, now: datetime | None = None) -> None:
+        """An operator approves ``day``'s bid set (only while it is in review)."""
+        approve_run(self.engine, self.run_id(day), actor, self.times(day).gate_closure, now)
+
+    def reference_offered_mwh(self) -> float | None:
+        """Offered energy of the last bid set an operator approved in this market."""
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(PipelineStageRow)
+                .join(PipelineRunRow, col(PipelineRunRow.id) == col(PipelineStageRow.run_id))
+                .where(
+                    col(PipelineRunRow.market_id) == self.profile.market_id,
+                    col(PipelineRunRow.park_id) == self.data.park.id,
+                    col(PipelineStageRow.stage) == "approve",
+                )
+                .order_by(col(PipelineStageRow.finished_at).desc())
+            ).all()
+        for row in rows:
+            if row.detail.get("operator"):
+                return float(row.detail["offered_mwh"])
+        return None
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _export(self, bid_set: BidSet) -> list[str]:
+        folder = self.export_dir or Path("out/manual-bids")
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = bid_set.id.replace(":", "_")
+        csv = write_bid_csv(bid_set, folder / f"{stem}.csv", self.profile.timezone)
+        xml = write_bid_xml(bid_set, folder / f"{stem}.xml", self.profile.timezone)
+        return [str(csv), str(xml)]
+
+    def _run_exists(self, day: date) -> bool:
+        with session_scope(self.engine) as session:
+            return session.get(PipelineRunRow, self.run_id(day)) is not None
+
+    def _ensure_run(self, day: date, now: pd.Timestamp) -> str:
+        """Create ``day``'s run row when missing; return its status."""
+        with session_scope(self.engine) as session:
+            run = session.get(PipelineRunRow, self.run_id(day))
+            if run is not None:
+                return run.status
+            session.add(
+                PipelineRunRow(
+                    id=self.run_id(day),
+                    park_id=self.data.park.id,
+                    market_id=self.profile.market_id,
+                    delivery_day=day,
+                    status="planned",
+                    created_at=now.to_pydatetime(),
+                    updated_at=now.to_pydatetime(),
+                )
+            )
+        return "planned"
+
+    def _set_status(self, run_id: str, status: str, now: pd.Timestamp) -> None:
+        with session_scope(self.engine) as session:
+            run = session.get(PipelineRunRow, run_id)
+            if run is not None:
+                run.status = status
+                run.updated_at = now.to_pydatetime()
+                session.add(run)
+
+    def _alert_once(self, kind: str, run_id: str, message: str, now: pd.Timestamp) -> None:
+        with session_scope(self.engine) as session:
+            seen = session.exec(
+                select(AlertRow.id).where(
+                    col(AlertRow.kind) == kind, col(AlertRow.run_id) == run_id
+                )
+            ).first()
+        if seen is None:
+            self.alerter.raise_alert(kind, message, run_id=run_id, at=now.to_pydatetime())
+
+    def _record(
+        self, run_id: str, stage: str, status: str, message: str, now: pd.Timestamp, ms: float
+    ) -> StageOutcome:
+        """A ``job_runs`` row for this attempt; repeated waits update their last row."""
+        at = now.to_pydatetime()
+        with session_scope(self.engine) as session:
+            last = session.exec(
+                select(JobRunRow)
+                .where(col(JobRunRow.run_id) == run_id, col(JobRunRow.stage) == stage)
+                .order_by(col(JobRunRow.id).desc())
+            ).first()
+            if status == "waiting" and last is not None and last.status == "waiting":
+                row = last
+            else:
+                row = JobRunRow(job=JOB, run_id=run_id, stage=stage, status=status, started_at=at)
+            row.status, row.message = status, message
+            row.finished_at, row.duration_ms = at, round(ms, 3)
+            session.add(row)
+        log.info("%s %s: %s (%s)", run_id, stage, status, message)
+        return StageOutcome(stage, status, message)  # type: ignore[arg-type]
+
+
+def offered_mwh(bids: BidSet, profile: MarketProfile) -> float:
+    """Total energy offered or bid in the energy products of ``bids`` [MWh]."""
+    hours = profile.interval_minutes / 60
+    energy = {p.id for p in profile.products if p.kind == "energy"}
+    return sum(
+        s.quantity_mw * hours for c in bids.curves if c.product_id in energy for s in c.segments
+    )
+
+
+def approve_run(
+    engine: Engine,
+    run_id: str,
+    actor: str,
+    gate_closure: pd.Timestamp,
+    now: datetime | None = None,
+) -> None:
+    """Record an operator's approval of run ``run_id``'s bid set, before ``gate_closure``."""
+    stamp = pd.Timestamp(now or datetime.now(UTC)).tz_convert("UTC").floor("us")
+    with session_scope(engine) as session:
+        run = session.get(PipelineRunRow, run_id)
+        if run is None:
+            raise NotFoundError(f"pipeline run {run_id} not found")
+        done = {
+            row.stage: row.detail
+            for row in session.exec(
+                select(PipelineStageRow).where(col(PipelineStageRow.run_id) == run_id)
+            ).all()
+        }
+        if "bid" not in done:
+            raise ConflictError(f"run {run_id} has no bid set yet", hint="wait for the bid stage")
+        if "approve" in done or run.status == "missed":
+            raise ConflictError(f"run {run_id} is {run.status}; there is nothing to approve")
+        if stamp >= gate_closure:
+            raise GateClosedError(
+                f"the gate for {run.delivery_day} closed at {gate_closure.isoformat()}; "
+                "approval is too late"
+            )
+        BidRepository(session).set_status(run_id, "approved", at=stamp.to_pydatetime())
+        session.add(
+            PipelineStageRow(
+                run_id=run_id,
+                stage="approve",
+                finished_at=stamp.to_pydatetime(),
+                detail={"by": actor, "operator": True, "offered_mwh": done["bid"]["offered_mwh"]},
+            )
+        )
+        run.status, run.updated_at = "approve", stamp.to_pydatetime()
+        session.add(run)
+        session.add(
+            JobRunRow(
+                job=JOB,
+                run_id=run_id,
+                stage="approve",
+                status="succeeded",
+                started_at=stamp.to_pydatetime(),
+                finished_at=stamp.to_pydatetime(),
+                duration_ms=0.0,
+                message=f"approved by {actor}",
+            )
+        )
