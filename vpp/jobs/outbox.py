@@ -118,6 +118,8 @@ def drain(
         confirmed, error, refused = set(), f"refused: {exc}", True
     except VppError as exc:
         confirmed, error = set(), f"{type(exc).__name__}: {exc}"
+    # a routing channel refuses per asset and still delivers the rest
+    refusals: dict[str, str] = dict(getattr(channel, "refused", {}) or {})
     result.sent = len(rows)
     alerts: list[tuple[str, str]] = []
     with session_scope(engine) as session:
@@ -127,9 +129,11 @@ def drain(
             if row.asset_id in confirmed:
                 row.status, row.last_error = CONFIRMED, None
                 result.confirmed.append(row.asset_id)
-            elif refused or row.attempts >= retry.max_attempts:
+            elif refused or row.asset_id in refusals or row.attempts >= retry.max_attempts:
                 row.status = FAILED
-                row.last_error = error or f"no confirmation after {row.attempts} attempts"
+                row.last_error = (
+                    f"refused: {refusals[row.asset_id]}" if row.asset_id in refusals else error
+                ) or f"no confirmation after {row.attempts} attempts"
                 result.failed.append(row.asset_id)
                 alerts.append(
                     (
