@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(
         default=None, description="Where alerts are POSTed as JSON (besides the log)."
     )
+    devices: Path | None = Field(
+        default=None,
+        description="Device bindings YAML (which protocol reaches each asset); unset: recorded.",
+    )
     tick_seconds: float = Field(
         default=60.0, gt=0, description="How often the scheduler advances the pipelines [s]."
     )

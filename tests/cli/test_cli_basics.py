@@ -60,7 +60,10 @@ def test_bad_park_file_is_refused_before_any_work(tmp_path: Path, run_vpp: RunVp
 
 
 def test_malformed_dates_are_usage_errors_not_tracebacks(tmp_path: Path, run_vpp: RunVpp) -> None:
-    for args in (("demo", "--day", "yesterday"), ("market", "show", "de-lu", "--day", "2021-02-30")):
+    for args in (
+        ("demo", "--day", "yesterday"),
+        ("market", "show", "de-lu", "--day", "2021-02-30"),
+    ):
         result = run_vpp(*args, cwd=tmp_path)
         assert result.returncode == 2, args
         assert "Invalid value for '--day'" in result.stderr

@@ -21,7 +21,7 @@ from vpp.db.job_tables import OutboxRow, PipelineRunRow, PipelineStageRow
 from vpp.db.migrate import upgrade
 from vpp.domain.errors import NotFoundError
 from vpp.domain.pipeline import STAGES
-from vpp.jobs.runtime import build_pipelines
+from vpp.jobs.runtime import build_pipelines, device_channel
 from vpp.settings import get_settings
 
 app = typer.Typer(help="The scheduled day-ahead pipeline.", no_args_is_help=True)
@@ -57,16 +57,21 @@ def advance(
     now = _instant(at)
     console = Console()
     try:
-        pipelines = [p for p in build_pipelines(settings, engine) if park in (None, p.data.park.id)]
-        if not pipelines:
-            raise NotFoundError(f"no configured park {park!r}", hint="check VPP_PARKS")
-        for pipeline in pipelines:
-            for outcome in pipeline.advance(day.date(), now):
-                console.print(
-                    f"{pipeline.run_id(day.date())} [bold]{outcome.stage}[/]: "
-                    f"{outcome.status} - {outcome.message}",
-                    highlight=False,
-                )
+        with device_channel(settings) as channel:
+            pipelines = [
+                p
+                for p in build_pipelines(settings, engine, channel=channel)
+                if park in (None, p.data.park.id)
+            ]
+            if not pipelines:
+                raise NotFoundError(f"no configured park {park!r}", hint="check VPP_PARKS")
+            for pipeline in pipelines:
+                for outcome in pipeline.advance(day.date(), now):
+                    console.print(
+                        f"{pipeline.run_id(day.date())} [bold]{outcome.stage}[/]: "
+                        f"{outcome.status} - {outcome.message}",
+                        highlight=False,
+                    )
     finally:
         engine.dispose()
 

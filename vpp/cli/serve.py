@@ -8,6 +8,7 @@ optionally sped up), which is how the bundled sample park's 2021 days can be sch
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Annotated
 
@@ -17,7 +18,7 @@ import uvicorn
 
 from vpp.db.engine import make_engine
 from vpp.db.migrate import upgrade
-from vpp.jobs.runtime import build_pipelines
+from vpp.jobs.runtime import build_pipelines, device_channel
 from vpp.jobs.scheduler import ReplayClock, start_scheduler
 from vpp.settings import get_settings
 
@@ -47,26 +48,23 @@ def serve(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    running = None
-    if scheduler:
-        upgrade(settings.database_url)
-        engine = make_engine(settings.database_url)
-        clock = None
-        if replay_from is not None:
-            clock = ReplayClock(_instant(replay_from), speed)
-        running = start_scheduler(
-            engine,
-            build_pipelines(settings, engine),
-            clock=clock,
-            tick_seconds=settings.tick_seconds,
-            live=clock is None,
-        )
-        typer.echo(f"scheduler running ({'replay from ' + replay_from if clock else 'live'})")
-    try:
+    with ExitStack() as stack:
+        if scheduler:
+            upgrade(settings.database_url)
+            engine = make_engine(settings.database_url)
+            stack.callback(engine.dispose)
+            channel = stack.enter_context(device_channel(settings))
+            clock = ReplayClock(_instant(replay_from), speed) if replay_from else None
+            running = start_scheduler(
+                engine,
+                build_pipelines(settings, engine, channel=channel),
+                clock=clock,
+                tick_seconds=settings.tick_seconds,
+                live=clock is None,
+            )
+            stack.callback(running.shutdown, wait=False)
+            typer.echo(f"scheduler running ({'replay from ' + replay_from if clock else 'live'})")
         uvicorn.run("vpp.api.app:create_app", factory=True, host=host, port=port, workers=workers)
-    finally:
-        if running is not None:
-            running.shutdown(wait=False)
 
 
 def _instant(text: str) -> pd.Timestamp:

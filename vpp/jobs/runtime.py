@@ -3,16 +3,20 @@
 ``VPP_PARKS`` names the park files to run (the bundled sample park when empty). With
 ``VPP_EXCHANGE_URL`` set, bids go to that exchange over HTTP (signed with
 ``VPP_EXCHANGE_SECRET``); otherwise a simulated exchange clears them against the park's
-historical prices, which is what a replay of the sample park needs. Setpoints go through the
-dispatch channel the caller passes (the recording channel by default).
+historical prices, which is what a replay of the sample park needs. With ``VPP_DEVICES`` set,
+setpoints reach the devices over the protocols its bindings name (:func:`device_channel`);
+otherwise, and for assets it does not bind, they are recorded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from adapters.dispatch.bindings import DeviceNetwork, load_bindings
 from adapters.dispatch.recording import RecordingChannel
 from adapters.market.http_gateway import HttpMarketGateway
 from adapters.market.simulated import SimulatedExchange
@@ -74,3 +78,14 @@ def build_pipelines(
             )
         )
     return pipelines
+
+
+@contextmanager
+def device_channel(settings: Settings) -> Iterator[DispatchChannel]:
+    """The dispatch channel of ``VPP_DEVICES``, its servers running while the block runs."""
+    fallback = RecordingChannel()
+    if settings.devices is None:
+        yield fallback
+        return
+    with DeviceNetwork(load_bindings(settings.devices), fallback) as network:
+        yield network.channel

@@ -47,6 +47,7 @@ class _SkippedTickFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return "maximum number of running instances" not in record.getMessage()
 
+
 _RUNTIMES: dict[str, Runtime] = {}
 """Pipelines by runtime name: stored jobs carry only the name, never live objects."""
 
