@@ -1,7 +1,8 @@
 """``vpp demo``: one full day-ahead cycle of the bundled sample park, on the embedded database.
 
 Forecasts, optimised bids, clearing against the historical prices on a simulated exchange,
-dispatch through the dispatch port, settlement of the day; artefacts land in ``--out`` and the
+dispatch through the dispatch port (recorded, or to real devices when ``VPP_DEVICES`` names a
+bindings file), settlement of the day; artefacts land in ``--out`` and the
 run is stored in the service database (SQLite by default, PostgreSQL via VPP_DATABASE_URL).
 """
 
@@ -15,12 +16,12 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from adapters.dispatch.recording import RecordingChannel
 from adapters.exports.day_files import write_day_artefacts
 from adapters.market.simulated import SimulatedExchange
 from vpp.cli.summary import print_summary
 from vpp.db.cycles import record_cycle
 from vpp.domain.market import load_market_profile
+from vpp.jobs.runtime import device_channel
 from vpp.services.day_ahead_cycle import run_day_ahead_cycle
 from vpp.services.park_file import SAMPLE_PARK, load_park
 from vpp.settings import get_settings
@@ -48,15 +49,17 @@ def demo(
     prices = data.series[data.definition.prices.day_ahead]
     reserves = {k: data.series[c] for k, c in data.definition.prices.reserves.items()}
     exchange = SimulatedExchange(prices, reserves)
-    channel = RecordingChannel()
     steps = ["forecasting", "optimising bids", "submitting and clearing", "dispatching", "settling"]
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with (
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+        device_channel(settings) as channel,
+    ):
         task = progress.add_task(f"{data.park.name}: {delivery}", total=len(steps) + 2)
 
         def step(name: str) -> None:
