@@ -139,6 +139,11 @@ class SimulatedDevice:
         self.clock = clock
         self.base = config.base_address
         self.control: ModelLayout = model_layout(config.model)
+        #: First and last register offset (in the control model) of each timer-restarting point.
+        self._triggers = [
+            (p.offset, p.offset + p.size - 1)
+            for p in map(self.control.point, _REVERT_TRIGGERS[config.model])
+        ]
         self.common: ModelLayout = model_layout(1)
         self._lock = threading.Lock()
         self._deadline: float | None = None
@@ -330,13 +335,10 @@ class SimulatedDevice:
                 self.registers[at : at + len(values)] = before
                 return ExcCodes.ILLEGAL_VALUE
             self.writes += 1
-            control_at = self.control_start - self.base
-            touched = range(at - control_at, at - control_at + len(values))
-            for name in _REVERT_TRIGGERS[self.config.model]:
-                p = self.control.point(name)
-                if p.offset in touched or p.offset + p.size - 1 in touched:
-                    self._restart_timer()
-                    break
+            first = at - (self.control_start - self.base)
+            last = first + len(values) - 1
+            if any(start <= last and end >= first for start, end in self._triggers):
+                self._restart_timer()
             if self.config.model == 124:
                 self._set(self.control, self.control_start, "ChaSt", self._charge_status())
         return None

@@ -21,7 +21,11 @@ pytestmark = pytest.mark.slow
 def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / script), *args],
-        cwd=REPO, capture_output=True, text=True, check=False, timeout=900,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
     )
 
 
@@ -54,3 +58,22 @@ def test_china_benchmark_smoke(shared_data: Path) -> None:
     result = run("bidding_china.py", "--smoke")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "violations 0" in result.stdout
+
+
+def test_dispatch_10k_benchmark_smoke(tmp_path: Path) -> None:
+    """200 devices over SunSpec Modbus and MQTT, one run: every device confirms its setpoint."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=1.0).close()
+    except OSError:
+        pytest.skip("no MQTT broker on 127.0.0.1:1883")
+    out = tmp_path / "dispatch_10k_smoke"
+    result = run("dispatch_10k.py", "--smoke", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert {s["scenario"] for s in report["scenarios"]} == {"mixed", "modbus", "mqtt"}
+    for s in report["scenarios"]:
+        assert s["devices"] > 0 and s["confirmed_min"] == s["devices"], s
+        assert s["warmup_confirmed"] == s["devices"], s
+    assert "| mixed |" in out.with_suffix(".md").read_text()
