@@ -48,6 +48,8 @@ def serve(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # one line per tick is noise; failures and misfires still show at WARNING
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     with ExitStack() as stack:
         if scheduler:
             upgrade(settings.database_url)

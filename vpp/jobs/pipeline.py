@@ -404,14 +404,16 @@ class DayAheadPipeline:
                 .where(col(JobRunRow.run_id) == run_id, col(JobRunRow.stage) == stage)
                 .order_by(col(JobRunRow.id).desc())
             ).first()
-            if status == "waiting" and last is not None and last.status == "waiting":
+            repeated = status == "waiting" and last is not None and last.status == "waiting"
+            if repeated:
                 row = last
             else:
                 row = JobRunRow(job=JOB, run_id=run_id, stage=stage, status=status, started_at=at)
             row.status, row.message = status, message
             row.finished_at, row.duration_ms = at, round(ms, 3)
             session.add(row)
-        log.info("%s %s: %s (%s)", run_id, stage, status, message)
+        level = logging.DEBUG if repeated else logging.INFO
+        log.log(level, "%s %s: %s (%s)", run_id, stage, status, message)
         return StageOutcome(stage, status, message)  # type: ignore[arg-type]
 
 
