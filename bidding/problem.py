@@ -74,8 +74,10 @@ class BidProblem:
         Merge batteries that are scaled copies of each other into one (exact).
     time_limit_s : float, optional
         Solver time limit [s].
-    exact_mip : bool
-        Solve reserve increments as a MIP instead of relax-and-fix (slower, exact).
+    exact_mip : bool or None
+        How reserve increments are solved: ``True`` as an exact MIP, ``False`` by relax-and-fix
+        (fast; can lose a whole increment per block), ``None`` (default) the MIP within a few
+        seconds, falling back to the better of it and relax-and-fix.
     whole_lots : bool
         Optimise the energy position in whole quantity ticks (a MIP; HiGHS can take seconds
         to tens of seconds on flat-price days) instead of rounding the LP's positions to the
@@ -100,7 +102,7 @@ class BidProblem:
     agc_k: float = AGC_K
     aggregate: bool = True
     time_limit_s: float | None = None
-    exact_mip: bool = False
+    exact_mip: bool | None = None
     whole_lots: bool = False
 
 

@@ -106,17 +106,45 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
     return Solved(prep, ctx, solution.x, solution.objective, groups, t1 - t0, t2 - t1)
 
 
+AUTO_MIP_TIME_LIMIT_S = 5.0
+"""How long the automatic mode lets the exact reserve MIP run before keeping relax-and-fix [s]."""
+
+SOLVED = {"optimal", "feasible"}
+
+
 def _solve_relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
-    """Solve; with reserve increments, solve the LP, round offers down to whole increments
-    (zero below the minimum bid), fix them and solve again. Rounding capacity down keeps every
-    constraint that reserves tighten satisfiable; the revenue lost is at most one increment per
-    block. ``BidProblem.exact_mip`` solves the MIP instead."""
+    """Solve the model; reserve increments make it a MIP, handled per ``BidProblem.exact_mip``.
+
+    * ``True``: the MIP, exactly.
+    * ``False``: relax-and-fix: solve the LP, round offers down to whole increments (zero below
+      the minimum bid), fix them and solve again. Rounding down keeps every constraint that
+      reserves tighten satisfiable; the revenue lost is at most one increment per block, which
+      for a 1 MW battery and 1 MW FCR increments can be the whole offer.
+    * ``None`` (default): the MIP within :data:`AUTO_MIP_TIME_LIMIT_S`; if it is not proven
+      optimal by then, relax-and-fix too, keeping the better of the two solutions.
+    """
     problem = prep.problem
     lp = ctx.lp
     if not prep.reserves or not lp.integer_ids().size or problem.exact_mip:
         return solve_lp(lp, problem.solver, problem.time_limit_s)
+    exact: LpSolution | None = None
+    if problem.exact_mip is None:
+        limit = min(problem.time_limit_s or AUTO_MIP_TIME_LIMIT_S, AUTO_MIP_TIME_LIMIT_S)
+        exact = solve_lp(lp, problem.solver, limit)
+        if exact.status == "optimal":
+            return exact
+    fixed = _relax_and_fix(ctx, prep)
+    exact_better = exact is not None and exact.status in SOLVED and (
+        fixed.status not in SOLVED or exact.objective >= fixed.objective
+    )
+    return exact if exact_better and exact is not None else fixed
+
+
+def _relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
+    problem = prep.problem
+    lp = ctx.lp
     first = solve_lp(lp, problem.solver, problem.time_limit_s, relax_integers=True)
-    if first.status not in {"optimal", "feasible"}:
+    if first.status not in SOLVED:
         return first
     for product in prep.reserves:
         count = ctx.variables[f"reserve:{product.id}"]
