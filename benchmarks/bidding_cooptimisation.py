@@ -55,10 +55,12 @@ DATA = SHARED / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 ERCOT_PROFILE = ROOT / "benchmarks" / "profiles" / "ercot.yaml"
 SETUPS = ("energy", "reserve", "joint")
-SOLVES = ("exact_mip", "relax_and_fix")
+SOLVES = ("exact_mip", "relax_and_fix", "auto")
+EXACT_MIP = {"exact_mip": True, "relax_and_fix": False, "auto": None}
+"""``BidProblem.exact_mip`` of each solve mode."""
 # ERCOT's 0.1 MW increments make the exact MIP slow (~2 s a day) for at most 0.1 MW per hour
 # and product of difference; it runs there only with --exact-mip-everywhere
-MARKET_SOLVES = {"de-lu": SOLVES, "ercot": ("relax_and_fix",)}
+MARKET_SOLVES = {"de-lu": SOLVES, "ercot": ("relax_and_fix", "auto")}
 ERCOT_AS = {"regup": "REGUP ", "regdn": "REGDN", "rrs": "RRS"}  # product id -> column (verbatim)
 
 
@@ -164,13 +166,14 @@ def run_setup(
     reserves: pd.DataFrame,
     setup: str,
     runs: list,
-    exact_mip: bool,
+    exact_mip: bool | None,
 ) -> dict[str, object]:
     """Naive and perfect-foresight chains of one set-up, summed over the stretches.
 
-    ``exact_mip`` solves the reserve increments as a MIP; otherwise the product default,
-    relax-and-fix (LP, round capacity down to whole increments, LP again). ``BacktestInputs``
-    has no switch for it, so the backtester's ``BidProblem`` is wrapped for the run.
+    ``exact_mip`` is ``BidProblem.exact_mip``: True solves the reserve increments as a MIP,
+    False by relax-and-fix (LP, round capacity down to whole increments, LP again), None is the
+    product default (the MIP for a few seconds, else the better of both). ``BacktestInputs`` has
+    no switch for it, so the backtester's ``BidProblem`` is wrapped for the run.
     """
     energy = prices * 0.0 if setup == "reserve" else prices
     original = bidding.backtest.BidProblem
@@ -246,7 +249,7 @@ def run_market(market: str, days: int | None, solves: tuple[str, ...]) -> dict[s
                 block[setup] = out[solves[0]]["energy"]  # type: ignore[index]
                 continue  # no integer variables without reserves: the same run
             block[setup] = row = run_setup(
-                profile, prices, reserves, setup, runs, solve == "exact_mip"
+                profile, prices, reserves, setup, runs, EXACT_MIP[solve]
             )
             print(
                 market,
@@ -351,9 +354,10 @@ def markdown(report: dict[str, object]) -> str:
 
 NOTES = [
     "`exact_mip`: reserve capacity in whole increments solved as a MIP (BidProblem.exact_mip); "
-    "`relax_and_fix`: the product default (LP, capacity rounded down to whole increments, LP "
-    "again). With a 1 MW battery and FCR's 1 MW increment, rounding down drops the whole "
-    "offer whenever the relaxed optimum holds 0 < FCR < 1 MW.",
+    "`relax_and_fix`: LP, capacity rounded down to whole increments, LP again. With a 1 MW "
+    "battery and FCR's 1 MW increment, rounding down drops the whole offer whenever the relaxed "
+    "optimum holds 0 < FCR < 1 MW. `auto` (the product default since 2026-11-23): the MIP "
+    "within 5 s per day; if not proven optimal by then, the better of it and relax-and-fix.",
     "`reserve only` sets the energy price to zero in forecast and settlement; the battery then "
     "holds the reserve it can (capacity payments only). No activation energy is settled.",
     "DE-LU: 2021 hourly day-ahead prices spread to 15 min (each quarter-hour takes its hour's "
