@@ -10,7 +10,7 @@ handful of model batteries. Other assets are modelled one by one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +46,11 @@ def _battery_key(b: BatterySpec) -> tuple[object, ...]:
     )
 
 
-def group_assets(assets: Sequence[AssetSpec], aggregate: bool = True) -> list[AssetGroup]:
+def group_assets(
+    assets: Sequence[AssetSpec],
+    aggregate: bool = True,
+    reserve_eligible: Mapping[str, Collection[str]] | None = None,
+) -> list[AssetGroup]:
     """Groups of assets to model; batteries that are scaled copies share one group.
 
     Parameters
@@ -55,12 +59,17 @@ def group_assets(assets: Sequence[AssetSpec], aggregate: bool = True) -> list[As
         The portfolio.
     aggregate : bool
         False models every asset on its own.
+    reserve_eligible : mapping, optional
+        Asset id -> reserve products it may hold; only batteries with the same products merge.
     """
     groups: list[AssetGroup] = []
     batteries: dict[tuple[object, ...], list[BatterySpec]] = {}
     for asset in assets:
         if aggregate and isinstance(asset, BatterySpec):
-            batteries.setdefault(_battery_key(asset), []).append(asset)
+            products = (
+                None if reserve_eligible is None else frozenset(reserve_eligible.get(asset.id, ()))
+            )
+            batteries.setdefault((*_battery_key(asset), products), []).append(asset)
         else:
             groups.append(AssetGroup(asset.id, asset, (asset.id,), np.ones(1)))
     for members in batteries.values():

@@ -12,7 +12,7 @@ from it (buy, charge). ``base_load_mw`` is a consumption magnitude (>= 0).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -78,6 +78,10 @@ class BidProblem:
         How reserve increments are solved: ``True`` as an exact MIP, ``False`` by relax-and-fix
         (fast; can lose a whole increment per block), ``None`` (default) the MIP within a few
         seconds, falling back to the better of it and relax-and-fix.
+    reserve_eligible : mapping, optional
+        Asset id -> the reserve products it may hold (e.g. what its owner consented to); an asset
+        missing from the mapping holds none. ``None`` (default): every asset may hold every
+        reserve product its physics allows.
     whole_lots : bool
         Optimise the energy position in whole quantity ticks (a MIP; HiGHS can take seconds
         to tens of seconds on flat-price days) instead of rounding the LP's positions to the
@@ -103,6 +107,7 @@ class BidProblem:
     aggregate: bool = True
     time_limit_s: float | None = None
     exact_mip: bool | None = None
+    reserve_eligible: Mapping[str, Collection[str]] | None = None
     whole_lots: bool = False
 
 

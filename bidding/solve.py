@@ -89,7 +89,7 @@ class Solved:
 def solve_model(prep: Prepared, **build: object) -> Solved:
     """Build and solve; raise :class:`InfeasibleProblemError` with reasons when impossible."""
     t0 = time.perf_counter()
-    groups = group_assets(prep.assets, prep.problem.aggregate)
+    groups = group_assets(prep.assets, prep.problem.aggregate, prep.problem.reserve_eligible)
     ctx = build_model(prep, groups, **build)  # type: ignore[arg-type]
     t1 = time.perf_counter()
     solution = _solve_relax_and_fix(ctx, prep)
@@ -134,8 +134,10 @@ def _solve_relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
         if exact.status == "optimal":
             return exact
     fixed = _relax_and_fix(ctx, prep)
-    exact_better = exact is not None and exact.status in SOLVED and (
-        fixed.status not in SOLVED or exact.objective >= fixed.objective
+    exact_better = (
+        exact is not None
+        and exact.status in SOLVED
+        and (fixed.status not in SOLVED or exact.objective >= fixed.objective)
     )
     return exact if exact_better and exact is not None else fixed
 

@@ -123,6 +123,8 @@ def _define_reserve_capacity(
     out: dict[str, IntArray] = {}
     t = ctx.prep.n_intervals
     for product in ctx.prep.reserves:
+        if not ctx.may_hold(group_id, product.id):
+            continue
         limit = min(
             spec.power_mw if product.up else np.inf, spec.max_charge_mw if product.down else np.inf
         )

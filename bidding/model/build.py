@@ -64,7 +64,10 @@ def build_model(
         Cost of a deviation from the award [currency/MWh] (re-dispatch).
     """
     ctx = ModelContext(LinearProgram(), prep)
+    eligible = prep.problem.reserve_eligible
     for group in groups:
+        if eligible is not None:  # grouped members share their products
+            ctx.eligible[group.id] = frozenset(eligible.get(group.members[0], ()))
         DEFINE[group.spec.type](ctx, group.id, group.spec)
     if awarded_mw is None:
         define_reserve_totals(ctx)

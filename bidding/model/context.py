@@ -36,6 +36,12 @@ class ModelContext:
     scenario_profit: list[tuple[IntArray, FloatArray]] = field(default_factory=list)
     first_stage_profit: list[tuple[IntArray, FloatArray]] = field(default_factory=list)
     variables: dict[str, IntArray] = field(default_factory=dict)  # park-level variables
+    eligible: dict[str, frozenset[str]] = field(default_factory=dict)  # group -> reserve ids
+
+    def may_hold(self, group_id: str, product_id: str) -> bool:
+        """Whether ``group_id`` may hold reserve ``product_id`` (consent, not physics)."""
+        allowed = self.eligible.get(group_id)
+        return allowed is None or product_id in allowed
 
     @property
     def shape(self) -> tuple[int, int]:

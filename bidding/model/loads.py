@@ -51,6 +51,7 @@ def define_curtailable_load(ctx: ModelContext, group_id: str, spec: CurtailableL
     reserves = {}
     for product in prep.reserves:
         offers = product.kind == "dr" and product.up and not product.down
+        offers = offers and ctx.may_hold(group_id, product.id)
         if offers and spec.max_duration_min >= product.sustain_h * 60:
             reserves[product.id] = lp.add_variables(
                 f"reserve_{product.id}_mw", (t,), 0.0, spec.max_curtail_mw * on, asset=group_id

@@ -178,3 +178,29 @@ def test_shandong_agc_and_five_segment_limit(shandong: MarketProfile, check_resu
     check_result(problem, result)
     energy = [c for c in result.bid_set.curves if c.product_id == "spot_energy"]
     assert energy and max(len(c.segments) for c in energy) <= 5
+
+
+def test_reserves_are_offered_only_by_assets_consented_for_them(de_lu: MarketProfile) -> None:
+    intervals = de_lu.day_intervals(DAY)
+    n = len(intervals)
+    prices = (60 + 40 * np.sin(np.arange(n) / n * 4 * np.pi))[None, :]
+    twins = [BatterySpec(id=f"twin{k}", power_mw=2.0, energy_mwh=4.0) for k in range(2)]
+    fcr = {"fcr": np.full(n, 40.0)}  # rich enough that every eligible battery holds FCR
+
+    def held(eligible: dict[str, set[str]] | None) -> dict[str, float]:
+        problem = BidProblem(
+            de_lu, twins, intervals, prices, reserve_prices=fcr, reserve_eligible=eligible
+        )
+        result = solve_day_ahead(problem)
+        plan = result.setpoints.frame()
+        assert not plan.empty
+        reserve = dict.fromkeys(("twin0", "twin1"), 0.0)
+        for s in result.setpoints.setpoints:
+            reserve[s.asset_id] = max(reserve[s.asset_id], s.reserve_up_mw, s.reserve_down_mw)
+        return reserve
+
+    both = held(None)
+    assert both["twin0"] > 0 and both["twin1"] > 0
+    only_one = held({"twin0": {"fcr"}})  # twin1's owner consented to energy only
+    assert only_one["twin0"] > 0 and only_one["twin1"] == 0
+    assert held({}) == {"twin0": 0.0, "twin1": 0.0}

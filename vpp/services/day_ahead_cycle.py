@@ -85,6 +85,13 @@ def build_bid_problem(
         )
     intervals = profile.day_intervals(forecasts.day)
     price_paths = sample_scenarios(forecasts.price, scenarios, seed)
+    # each asset holds only the reserve products its owner consented to
+    reserve_ids = [p.id for p in profile.enabled_products() if p.kind != "energy"]
+    consented = {
+        pid: {a.id for a in data.portfolio.offerable(pid, forecasts.issue_time)}
+        for pid in reserve_ids
+    }
+    eligible = {a.id: {pid for pid in reserve_ids if a.id in consented[pid]} for a in assets}
     renewables = {
         asset_id: f.median.reindex(intervals).clip(lower=0).to_numpy()
         for asset_id, f in forecasts.generation.items()
@@ -102,6 +109,7 @@ def build_bid_problem(
         },
         import_limit_mw=data.park.import_limit_mw,
         export_limit_mw=data.park.export_limit_mw,
+        reserve_eligible=eligible,
     )
 
 
