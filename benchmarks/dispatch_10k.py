@@ -12,8 +12,9 @@ Fleet, all on loopback:
   writes each device's current setpoint and confirms it by reading it back.
 * MQTT: site devices behind ``--gateways`` simulated gateways
   (:class:`~adapters.dispatch.mqtt_gateway_sim.GatewaySimulator`) in a separate process, on the
-  Mosquitto broker at ``--broker``. :class:`~adapters.dispatch.mqtt.MqttChannel` publishes each
-  device's day (one message of 96 intervals) and confirms it by the gateway's ack.
+  Mosquitto broker at ``--broker``. :class:`~adapters.dispatch.mqtt.MqttChannel` publishes one
+  message per gateway (chunks of up to 1,000 devices, each with its 96 intervals) and confirms
+  each device by the gateway's per-device status in its ack.
 
 Scenarios: ``mixed`` (half the devices over each protocol, both channels sending concurrently
 from one process), ``modbus`` (all devices over Modbus) and ``mqtt`` (all over MQTT). Each is

@@ -1,17 +1,20 @@
 """A simulated MQTT site gateway: the device side of :mod:`adapters.dispatch.mqtt`.
 
 What
-    :class:`GatewaySimulator` subscribes to ``{prefix}/{gateway}/+/setpoint``, keeps the last
-    payload per asset, and acknowledges it on ``{prefix}/{gateway}/{asset_id}/ack`` with the
-    message id, exactly as a real site gateway would. Assets listed in ``silent`` never answer
-    (a device that is offline); assets in ``reject`` answer ``rejected``; when ``assets`` is
-    given, setpoints for other assets are ignored. :meth:`GatewaySimulator.publish_telemetry`
-    and :meth:`GatewaySimulator.publish_raw` send readings the other way.
+    :class:`GatewaySimulator` subscribes to ``{prefix}/{gateway}/setpoints``, keeps the last
+    setpoints per asset, and answers each message with one ack on ``{prefix}/{gateway}/ack``
+    listing every asset's status, exactly as a real site gateway would (the protocol is in
+    :mod:`adapters.dispatch.mqtt`). Assets in ``silent`` do not answer (a device that is
+    offline): the ack lists them as ``no_answer``, or leaves them out with ``omit_silent``.
+    Assets in ``reject`` answer ``rejected``; when ``assets`` is given, other assets are rejected
+    as unknown. With ``mute`` the gateway receives but never acks (a gateway that hangs).
+    :meth:`GatewaySimulator.publish_telemetry` and :meth:`GatewaySimulator.publish_raw` send
+    readings the other way.
 
 Why
     Tests and the dispatch benchmark need a real broker round trip (publish, deliver, ack) with
     no hardware; one client serves any number of simulated devices behind one gateway, so a
-    10,000-device fleet is one subscription and one connection.
+    10,000-device fleet is a handful of connections and messages.
 """
 
 from __future__ import annotations
@@ -24,19 +27,39 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as paho
+import pydantic_core
 
-from adapters.dispatch.mqtt import ACK, DEFAULT_PREFIX, SETPOINT, TELEMETRY, MqttClient, topic
+from adapters.dispatch.mqtt import (
+    ACCEPTED,
+    ACK,
+    DEFAULT_PREFIX,
+    NO_ANSWER,
+    REJECTED,
+    SETPOINTS,
+    TELEMETRY,
+    MqttClient,
+    gateway_topic,
+    to_json,
+    topic,
+)
 from vpp.domain.errors import InvalidInputError
 
 log = logging.getLogger("adapters.dispatch.mqtt_gateway_sim")
+
+_ASSET_KEYS = ("power_mw", "reserve_up_mw", "reserve_down_mw", "start")
 
 
 class GatewaySimulator(MqttClient):
     """One simulated site gateway on the broker at ``host:port``.
 
     ``keep_payloads=False`` stores only the message ids (for large benchmarks). The received
-    setpoint payloads are in :attr:`received` (asset id -> last decoded payload) and the count
-    of setpoint messages in :attr:`setpoint_messages`.
+    setpoints are in :attr:`received` (asset id -> that asset's last setpoints, flattened: the
+    message's ``message_id``, ``gateway``, ``unit``, ``sign``, ``start`` and
+    ``interval_minutes`` plus the asset's own arrays, and ``asset_id``), the whole decoded
+    messages in :attr:`messages`, the last message id per asset in :attr:`message_ids`, and the
+    counts of setpoint messages and of assets in them in :attr:`setpoint_messages` and
+    :attr:`setpoint_assets`. ``silent``, ``reject``, ``omit_silent`` and ``mute`` may be
+    changed between sends.
     """
 
     def __init__(
@@ -49,6 +72,8 @@ class GatewaySimulator(MqttClient):
         assets: Iterable[str] | None = None,
         silent: Iterable[str] = (),
         reject: Iterable[str] = (),
+        omit_silent: bool = False,
+        mute: bool = False,
         keep_payloads: bool = True,
         **client_options: Any,
     ) -> None:
@@ -58,12 +83,16 @@ class GatewaySimulator(MqttClient):
         self.assets = None if assets is None else set(assets)
         self.silent = set(silent)
         self.reject = set(reject)
+        self.omit_silent = omit_silent
+        self.mute = mute
         self.keep_payloads = keep_payloads
         self.received: dict[str, dict[str, Any]] = {}
+        self.messages: list[dict[str, Any]] = []
         self.message_ids: dict[str, str] = {}
         self.setpoint_messages = 0
+        self.setpoint_assets = 0
         self._lock = threading.Lock()
-        self.subscribe(topic(prefix, gateway, "+", SETPOINT), qos=1)
+        self.subscribe(gateway_topic(prefix, gateway, SETPOINTS), qos=1)
 
     def publish_telemetry(
         self,
@@ -89,29 +118,48 @@ class GatewaySimulator(MqttClient):
         """Publish ``payload`` unchanged on ``asset_id``'s telemetry topic (to test validation)."""
         self.publish(topic(self.prefix, self.gateway, asset_id, TELEMETRY), payload, qos=qos)
 
+    def publish_ack(self, payload: bytes | str | dict[str, Any]) -> None:
+        """Publish ``payload`` (a dict is JSON-encoded) on this gateway's ack topic."""
+        body = to_json(payload) if isinstance(payload, dict) else payload
+        self.publish(gateway_topic(self.prefix, self.gateway, ACK), body)
+
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        asset_id = message.topic.split("/")[-2]
-        if self.assets is not None and asset_id not in self.assets:
-            return
         try:
-            body = json.loads(message.payload)
+            body = pydantic_core.from_json(message.payload)
             message_id = body["message_id"]
-        except (ValueError, TypeError, KeyError):
-            log.warning("gateway %s: malformed setpoint on %s", self.gateway, message.topic)
+            assets = body["assets"]
+            if not isinstance(message_id, str) or not isinstance(assets, dict):
+                raise TypeError("message_id must be a string and assets an object")
+        except (ValueError, TypeError, KeyError) as error:
+            log.warning(
+                "gateway %s: malformed setpoints on %s: %s", self.gateway, message.topic, error
+            )
             return
+        statuses: dict[str, dict[str, str]] = {}
+        known = self.assets
+        for asset_id in assets:
+            if known is not None and asset_id not in known:
+                statuses[asset_id] = {"status": REJECTED, "reason": "unknown asset"}
+            elif asset_id in self.silent:
+                if not self.omit_silent:
+                    statuses[asset_id] = {"status": NO_ANSWER}
+            elif asset_id in self.reject:
+                statuses[asset_id] = {"status": REJECTED, "reason": "simulated refusal"}
+            else:
+                statuses[asset_id] = {"status": ACCEPTED}
         with self._lock:
             self.setpoint_messages += 1
-            self.message_ids[asset_id] = message_id
+            self.setpoint_assets += len(assets)
+            for asset_id in assets:
+                if known is None or asset_id in known:
+                    self.message_ids[asset_id] = message_id
             if self.keep_payloads:
-                self.received[asset_id] = body
-        if asset_id in self.silent:
+                self.messages.append(body)
+                shared = {k: v for k, v in body.items() if k != "assets"}
+                for asset_id, entry in assets.items():
+                    if known is None or asset_id in known:
+                        self.received[asset_id] = {**shared, **entry, "asset_id": asset_id}
+        if self.mute:
             return
-        status = "rejected" if asset_id in self.reject else "accepted"
-        ack = {"message_id": message_id, "asset_id": asset_id, "status": status}
-        if status == "rejected":
-            ack["reason"] = "simulated refusal"
-        client.publish(
-            topic(self.prefix, self.gateway, asset_id, ACK),
-            json.dumps(ack, separators=(",", ":")),
-            qos=1,
-        )
+        ack = {"message_id": message_id, "gateway": self.gateway, "assets": statuses}
+        client.publish(gateway_topic(self.prefix, self.gateway, ACK), to_json(ack), qos=1)

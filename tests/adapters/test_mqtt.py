@@ -1,19 +1,21 @@
 """The MQTT channel and telemetry subscriber against the real local Mosquitto broker.
 
-Setpoints go out through the broker to a simulated site gateway that acknowledges them (or stays
-silent, or refuses); readings come back through the broker to the subscriber. Each test uses its
-own random topic prefix, so parallel runs and other users of the broker do not collide. The
-whole module skips when no broker listens on 127.0.0.1:1883.
+Setpoints go out through the broker to simulated site gateways, one message per gateway (or per
+chunk of assets), and each gateway answers one ack listing every asset's status (accepted,
+rejected, no answer; or the gateway stays silent); readings come back through the broker to the
+subscriber. Each test uses its own random topic prefix, so parallel runs and other users of the
+broker do not collide. The whole module skips when no broker listens on 127.0.0.1:1883.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import queue
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,6 +30,7 @@ from vpp.domain.ports import DispatchChannel
 HOST, PORT = "127.0.0.1", 1883
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 3, 3, 0, 0, tzinfo=SHANGHAI)  # a local market day; 16:00Z the day before
+ACCEPTED = {"status": "accepted"}
 
 
 def _broker_up() -> bool:
@@ -48,12 +51,14 @@ def prefix() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
-def day_of(asset_id: str, powers_mw: list[float], **extra: float) -> list[Setpoint]:
-    """One setpoint per quarter-hour from local midnight of ``DAY``."""
+def day_of(
+    asset_id: str, powers_mw: list[float], start: datetime = DAY, **extra: float
+) -> list[Setpoint]:
+    """One setpoint per quarter-hour from ``start`` (local midnight of ``DAY``)."""
     return [
         Setpoint(
             asset_id=asset_id,
-            interval_start=DAY + timedelta(minutes=15 * k),
+            interval_start=start + timedelta(minutes=15 * k),
             power_mw=p,
             **extra,
         )
@@ -63,77 +68,151 @@ def day_of(asset_id: str, powers_mw: list[float], **extra: float) -> list[Setpoi
 
 def send_in_thread(channel: MqttChannel, setpoints: list[Setpoint]) -> list[str]:
     """Run ``channel.send`` on a thread; fail (rather than hang) if it never returns."""
+    return start_send(channel, setpoints)()
+
+
+def start_send(channel: MqttChannel, setpoints: list[Setpoint]) -> Callable[[], list[str]]:
+    """Start ``channel.send`` on a thread; the callable joins it and returns its result."""
     result: list[list[str]] = []
     worker = threading.Thread(target=lambda: result.append(list(channel.send(setpoints))))
     worker.start()
-    worker.join(channel.timeout_s + 30)
-    assert not worker.is_alive(), "send did not return"
-    return result[0]
+
+    def join() -> list[str]:
+        worker.join(channel.timeout_s + 30)
+        assert not worker.is_alive(), "send did not return"
+        return result[0]
+
+    return join
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` for up to ~10 s (a liveness bound, not a timing assertion)."""
+    for _ in range(1000):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+    pytest.fail(f"gave up waiting for {what}")
 
 
 def test_acked_assets_are_confirmed_silent_and_refusing_ones_are_not(prefix: str) -> None:
-    gateways = {"bat-1": "site-a", "hp-1": "site-a", "hp-2": "site-b", "pv-9": "site-b"}
+    gateways = {
+        "bat-1": "site-a",
+        "hp-1": "site-a",
+        "hp-2": "site-b",
+        "pv-9": "site-b",
+        "ev-3": "site-c",
+        "ev-4": "site-c",
+    }
     setpoints = [
         *day_of("bat-1", [0.2] * 96),
         *day_of("hp-1", [-0.05] * 96),
         *day_of("hp-2", [-0.01] * 96),
         *day_of("pv-9", [0.0] * 96),
+        *day_of("ev-3", [-0.02] * 96),
+        *day_of("ev-4", [-0.03] * 96),
     ]
     with (
+        # hp-1 is listed as no_answer; site-c leaves its silent ev-3 out of the ack.
         GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site-a", silent={"hp-1"}) as site_a,
         GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site-b", reject={"pv-9"}) as site_b,
-        MqttChannel(HOST, PORT, prefix=prefix, gateways=gateways, timeout_s=1.0) as channel,
+        GatewaySimulator(
+            HOST, PORT, prefix=prefix, gateway="site-c", silent={"ev-3"}, omit_silent=True
+        ) as site_c,
+        MqttChannel(HOST, PORT, prefix=prefix, gateways=gateways, timeout_s=5.0) as channel,
     ):
         assert isinstance(channel, DispatchChannel)
         confirmed = send_in_thread(channel, setpoints)
-    assert confirmed == ["bat-1", "hp-2"]
-    # Every asset got exactly one message at its own gateway, including the silent one.
-    assert set(site_a.received) == {"bat-1", "hp-1"}
-    assert set(site_b.received) == {"hp-2", "pv-9"}
-    assert site_a.setpoint_messages == 2
-    assert site_b.setpoint_messages == 2
+    assert confirmed == ["bat-1", "ev-4", "hp-2"]
+    # One message per gateway carried all of its assets, including the silent ones.
+    for site, assets in ((site_a, {"bat-1", "hp-1"}), (site_b, {"hp-2", "pv-9"})):
+        assert set(site.received) == assets
+        assert site.setpoint_messages == 1
+        assert set(site.messages[0]["assets"]) == assets
+    assert site_c.setpoint_messages == 1
+    assert site_c.setpoint_assets == 2
 
 
-def test_silent_devices_do_not_stall_a_small_window(prefix: str) -> None:
-    # Window 3: the silent assets (including the last ones, after which no ack can overtake)
-    # must give their slots up, or the responsive assets after them would never be published.
-    assets = [f"dev-{k:02d}" for k in range(16)]
-    silent = {"dev-00", "dev-01", "dev-02", "dev-07", "dev-13", "dev-14", "dev-15"}
-    gateways = {a: ("site-a" if k % 2 else "site-b") for k, a in enumerate(assets)}
+def test_a_silent_gateway_does_not_stall_the_others(prefix: str) -> None:
+    # Window 1 and chunks of 2 assets: the muted gateway's messages (including the last one,
+    # after which no ack can overtake) must give their slot up, or the responsive gateway's
+    # messages after them would never be published.
+    assets = [f"dev-{k:02d}" for k in range(12)]
+    gateways = {a: ("site-a" if k < 6 else "site-b") for k, a in enumerate(assets)}
     setpoints = [s for a in assets for s in day_of(a, [-0.01] * 4)]
     with (
-        GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site-a", silent=silent) as site_a,
-        GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site-b", silent=silent) as site_b,
+        GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site-a", mute=True) as site_a,
+        GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site-b") as site_b,
         MqttChannel(
-            HOST, PORT, prefix=prefix, gateways=gateways, timeout_s=3, window=3, slot_timeout_s=0.1
+            HOST,
+            PORT,
+            prefix=prefix,
+            gateways=gateways,
+            timeout_s=3,
+            window=1,
+            slot_timeout_s=0.1,
+            max_assets_per_message=2,
         ) as channel,
     ):
         confirmed = send_in_thread(channel, setpoints)
-    assert confirmed == sorted(set(assets) - silent)
-    assert site_a.setpoint_messages + site_b.setpoint_messages == len(assets)
+    assert confirmed == assets[6:]
+    assert site_a.setpoint_messages == site_b.setpoint_messages == 3
+    assert set(site_a.received) == set(assets[:6])
+
+
+def test_large_gateways_are_split_into_chunks(prefix: str) -> None:
+    assets = [f"hp-{k}" for k in range(7)]
+    setpoints = [s for a in assets for s in day_of(a, [-0.01] * 8)]
+    with (
+        GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site") as site,
+        MqttChannel(HOST, PORT, prefix=prefix, timeout_s=5.0, max_assets_per_message=3) as ch,
+    ):
+        assert send_in_thread(ch, setpoints) == sorted(assets)
+    assert [len(m["assets"]) for m in site.messages] == [3, 3, 1]
+    assert len({m["message_id"] for m in site.messages}) == 3
+    assert [a for m in site.messages for a in m["assets"]] == assets
+    assert site.setpoint_assets == len(assets)
 
 
 def test_payload_carries_sign_units_and_utc_interval_starts(prefix: str) -> None:
     powers = [-0.05 if k < 32 else 0.25 for k in range(96)]
-    setpoints = day_of("bat-7", powers, reserve_up_mw=0.1)
+    setpoints = day_of("bat-7", powers, reserve_up_mw=0.1) + day_of("hp-8", [-0.02] * 96)
     setpoints.reverse()  # order of arrival must not matter
     with (
         GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site") as site,
         MqttChannel(HOST, PORT, prefix=prefix, timeout_s=5.0) as channel,
     ):
-        assert send_in_thread(channel, setpoints) == ["bat-7"]
-    body = site.received["bat-7"]
-    assert body["asset_id"] == "bat-7"
+        assert send_in_thread(channel, setpoints) == ["bat-7", "hp-8"]
+    [body] = site.messages
+    assert body["v"] == 2
     assert body["gateway"] == "site"
     assert body["unit"] == "MW"
     assert body["sign"] == "export_positive"
     assert body["interval_minutes"] == 15
-    assert body["message_id"] == site.message_ids["bat-7"]
+    assert body["message_id"] == site.message_ids["bat-7"] == site.message_ids["hp-8"]
+    # The assets share the grid: one start for the message, none per asset.
     assert body["start"] == "2026-03-02T16:00:00Z"  # local midnight of DAY, as UTC
     assert datetime.fromisoformat(body["start"]) == DAY
-    assert body["power_mw"] == powers  # charging stays negative, discharge positive
-    assert body["reserve_up_mw"] == [0.1] * 96
-    assert "reserve_down_mw" not in body  # all zero: omitted
+    bat = body["assets"]["bat-7"]
+    assert bat["power_mw"] == powers  # charging stays negative, discharge positive
+    assert bat["reserve_up_mw"] == [0.1] * 96
+    assert set(bat) == {"power_mw", "reserve_up_mw"}  # all-zero reserve_down omitted, no start
+    assert body["assets"]["hp-8"] == {"power_mw": [-0.02] * 96}
+    assert site.received["bat-7"]["start"] == body["start"]  # the simulator's flattened view
+
+
+def test_assets_on_different_starts_carry_their_own(prefix: str) -> None:
+    setpoints = day_of("hp-1", [-0.01] * 4) + day_of(
+        "hp-2", [-0.02] * 4, start=DAY.astimezone(UTC) + timedelta(hours=1)
+    )
+    with (
+        GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site") as site,
+        MqttChannel(HOST, PORT, prefix=prefix, timeout_s=5.0) as channel,
+    ):
+        assert send_in_thread(channel, setpoints) == ["hp-1", "hp-2"]
+    [body] = site.messages
+    assert "start" not in body
+    assert body["assets"]["hp-1"] == {"power_mw": [-0.01] * 4, "start": "2026-03-02T16:00:00Z"}
+    assert body["assets"]["hp-2"] == {"power_mw": [-0.02] * 4, "start": "2026-03-02T17:00:00Z"}
 
 
 def test_gaps_are_null_and_off_grid_starts_are_refused(prefix: str) -> None:
@@ -147,20 +226,36 @@ def test_gaps_are_null_and_off_grid_starts_are_refused(prefix: str) -> None:
         with pytest.raises(InvalidInputError, match="not on its 15-minute grid"):
             channel.send([day[0], off_grid])
     assert site.received["hp-6"]["power_mw"] == [-0.01, -0.02, None, -0.04]
+    assert site.setpoint_messages == 1  # the refused send published nothing
 
 
-def test_late_or_foreign_acks_do_not_confirm(prefix: str) -> None:
+def test_stale_duplicate_malformed_and_foreign_acks_do_not_confirm(prefix: str) -> None:
+    setpoints = day_of("hp-3", [-0.02] * 4) + day_of("hp-4", [-0.01] * 4)
     with (
-        GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site", silent={"hp-3"}) as site,
-        MqttChannel(HOST, PORT, prefix=prefix, timeout_s=0.5) as channel,
+        GatewaySimulator(HOST, PORT, prefix=prefix, gateway="site", mute=True) as site,
+        MqttChannel(HOST, PORT, prefix=prefix, timeout_s=10.0) as channel,
     ):
-        assert send_in_thread(channel, day_of("hp-3", [-0.02] * 4)) == []
-        stale = {"message_id": site.message_ids["hp-3"], "asset_id": "hp-3", "status": "accepted"}
-        site.publish(f"{prefix}/site/hp-3/ack", json.dumps(stale))
-        site.publish(f"{prefix}/site/hp-3/ack", b"{not json")
-        # The next send is unaffected by the stale and the malformed ack.
-        site.silent.clear()
-        assert send_in_thread(channel, day_of("hp-3", [-0.03] * 4)) == ["hp-3"]
+        result = start_send(channel, setpoints)
+        wait_until(lambda: "hp-3" in site.message_ids, "the setpoints to reach the gateway")
+        message_id = site.message_ids["hp-3"]
+        everyone = {"hp-3": ACCEPTED, "hp-4": ACCEPTED}
+        # One client publishes these in order, so the channel receives them in order.
+        site.publish(
+            f"{prefix}/other/ack", json.dumps({"message_id": message_id, "assets": everyone})
+        )
+        site.publish_ack(b"{not json")
+        site.publish_ack({"message_id": message_id})  # no assets: malformed, does not settle
+        site.publish_ack({"message_id": message_id, "assets": "all"})
+        # The first well-formed ack settles the message: hp-3 is left out, ghost was not sent.
+        site.publish_ack(
+            {"message_id": message_id, "assets": {"hp-4": ACCEPTED, "ghost": ACCEPTED}}
+        )
+        site.publish_ack({"message_id": message_id, "assets": everyone})  # duplicate
+        assert result() == ["hp-4"]
+        site.publish_ack({"message_id": message_id, "assets": everyone})  # stale
+        # The next send is unaffected by the stale, duplicate and malformed acks.
+        site.mute = False
+        assert send_in_thread(channel, setpoints) == ["hp-3", "hp-4"]
 
 
 def test_invalid_setpoints_are_refused_before_publishing(prefix: str) -> None:
@@ -170,6 +265,11 @@ def test_invalid_setpoints_are_refused_before_publishing(prefix: str) -> None:
             channel.send(twice)
         with pytest.raises(InvalidInputError, match="topic level"):
             channel.send(day_of("a/b", [-0.01]))
+        with pytest.raises(InvalidInputError, match="finite"):
+            channel.send(day_of("hp-5", [-0.01, math.inf]))
+        channel.gateways["hp-6"] = "site#"
+        with pytest.raises(InvalidInputError, match="topic level"):
+            channel.send(day_of("hp-6", [0.0]))
         assert list(channel.send([])) == []
 
 
