@@ -9,6 +9,12 @@ Starts ``vpp serve`` as a separate process (one worker; ``--workers 2`` for Post
 2. reads: ``GET`` of the operator portfolio and of one asset at a fixed request rate for
    ``--seconds`` seconds -> p50 / p99 latency and achieved rate.
 
+On PostgreSQL the ingest is measured twice, side by side: with the COPY bulk path the service
+uses (``copy``), and with that path switched off (``executemany``: the ``INSERT ... ON CONFLICT``
+executemany upsert used before, and still used on SQLite and for small batches). The second
+server is the same app started by ``uvicorn`` with :data:`COPY_MIN_ROWS` raised out of reach
+(:func:`executemany_app`); read latencies are measured on the ``copy`` server only.
+
 Anchors (issue 5): ingest >= 50,000 points/s into PostgreSQL and >= 5,000/s into SQLite on 2 cores;
 FastAPI serves about 5,900 JSON requests/s on a 2-vCPU runner (p50 8 ms). The load generator runs
 on the same 2 cores as the server, which the report states.
@@ -36,10 +42,12 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import sqlalchemy as sa
+from fastapi import FastAPI
 
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.migrate import upgrade
 from vpp.db.repositories import TelemetryPoint, TelemetryRepository
+from vpp.db.repositories import telemetry as telemetry_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -71,10 +79,22 @@ def drop_postgres(name: str) -> None:
     admin.dispose()
 
 
-class Server:
-    """``vpp serve`` in a child process, stopped on exit."""
+def executemany_app() -> FastAPI:
+    """The API with the COPY bulk path switched off (uvicorn factory for the ``executemany`` run)."""
+    telemetry_repository.COPY_MIN_ROWS = sys.maxsize
+    from vpp.api.app import create_app
 
-    def __init__(self, url: str, workers: int) -> None:
+    return create_app()
+
+
+class Server:
+    """``vpp serve`` in a child process, stopped on exit.
+
+    With ``path="executemany"`` the same app is served by ``uvicorn`` through
+    :func:`executemany_app` instead (no scheduler beside it; it is idle during the run anyway).
+    """
+
+    def __init__(self, url: str, workers: int, path: str = "copy") -> None:
         self.port = free_port()
         self.admin_key = secrets.token_urlsafe(32)
         env = {
@@ -86,17 +106,21 @@ class Server:
             "VPP_LOG_LEVEL": "WARNING",
         }
         upgrade(url)
-        self.process = subprocess.Popen(
-            [
+        if path == "copy":
+            command = [sys.executable, "-m", "vpp", "serve"]
+        else:
+            env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks"), str(ROOT)])
+            command = [
                 sys.executable,
                 "-m",
-                "vpp",
-                "serve",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-            ],
+                "uvicorn",
+                "--factory",
+                "api_throughput:executemany_app",
+                "--log-level",
+                "warning",
+            ]
+        self.process = subprocess.Popen(
+            [*command, "--port", str(self.port), "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -218,22 +242,28 @@ async def ingest(
     return {"points": written, "seconds": seconds, "points_per_s": written / seconds}
 
 
-def repository_ingest(url: str, points: int) -> dict[str, float]:
+def repository_ingest(url: str, points: int, path: str = "copy") -> dict[str, float]:
     """The idempotent upsert alone, in batches of 20,000, one transaction each."""
     engine = make_engine(url)
-    start = datetime(2030, 1, 1, tzinfo=UTC)
+    start = datetime(2030 if path == "copy" else 2032, 1, 1, tzinfo=UTC)
     rows = [
         TelemetryPoint(
             f"bess-{k % ASSETS}", start + timedelta(minutes=k // ASSETS), float(k % 4) - 2
         )
         for k in range(points)
     ]
-    t0 = time.perf_counter()
-    for i in range(0, points, 20_000):
-        with session_scope(engine) as session:
-            TelemetryRepository(session).upsert(rows[i : i + 20_000])
-    seconds = time.perf_counter() - t0
-    engine.dispose()
+    saved = telemetry_repository.COPY_MIN_ROWS
+    if path != "copy":
+        telemetry_repository.COPY_MIN_ROWS = sys.maxsize
+    try:
+        t0 = time.perf_counter()
+        for i in range(0, points, 20_000):
+            with session_scope(engine) as session:
+                TelemetryRepository(session).upsert(rows[i : i + 20_000])
+        seconds = time.perf_counter() - t0
+    finally:
+        telemetry_repository.COPY_MIN_ROWS = saved
+        engine.dispose()
     return {"points": points, "seconds": seconds, "points_per_s": points / seconds}
 
 
@@ -291,18 +321,28 @@ async def reads(
     return out
 
 
-def run_database(label: str, url: str, workers: int, args: argparse.Namespace) -> dict[str, object]:
-    server = Server(url, workers)
+def run_database(
+    label: str, url: str, workers: int, args: argparse.Namespace, path: str = "copy"
+) -> dict[str, object]:
+    """One server on a fresh database: HTTP ingest, reads (``copy`` only), repository upsert.
+
+    The written path is ``copy`` on PostgreSQL unless ``path`` says otherwise; SQLite has only
+    the ``executemany`` upsert.
+    """
+    server = Server(url, workers, path)
+    latency: dict[str, dict[str, float]] = {}
     try:
         ent_key, op_key = bootstrap(server)
         http = asyncio.run(ingest(server, ent_key, args.points, args.batch, args.clients))
-        rates = {"portfolio": args.portfolio_rate, "asset": args.rate}
-        latency = asyncio.run(reads(server, op_key, ent_key, rates, args.seconds))
+        if path == "copy":
+            rates = {"portfolio": args.portfolio_rate, "asset": args.rate}
+            latency = asyncio.run(reads(server, op_key, ent_key, rates, args.seconds))
     finally:
         server.stop()
-    repo = repository_ingest(url, args.points)
+    repo = repository_ingest(url, args.points, path)
     return {
         "database": label,
+        "path": path if label == "postgresql" else "executemany",
         "workers": workers,
         "http_ingest": http,
         "repository_ingest": repo,
@@ -317,16 +357,20 @@ def markdown(results: list[dict[str, object]], meta: dict[str, object]) -> str:
         f"Run {meta['date']} on {meta['machine']}, {meta['cores']} cores shared by server and load generator, "
         f"Python {meta['python']}. {meta['points']:,} points in CSV batches of {meta['batch']:,} from "
         f"{meta['clients']} clients; each read endpoint at a fixed rate for {meta['seconds']} s.",
+        f"Machine load (1-minute average, other work included) {meta['load_1min_before']} "
+        f"before and {meta['load_1min_after']} after the run.",
         "",
-        "| database | workers | HTTP ingest [points/s] | repository upsert [points/s] | target [points/s] |",
-        "|---|---|---|---|---|",
+        "| database | write path | workers | HTTP ingest [points/s] | repository upsert [points/s] | target [points/s] | HTTP ingest meets target |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        target = "50,000" if r["database"] == "postgresql" else "5,000"
+        goal = 50_000 if r["database"] == "postgresql" else 5_000
+        http = r["http_ingest"]["points_per_s"]  # type: ignore[index]
         lines.append(
-            f"| {r['database']} | {r['workers']} | {r['http_ingest']['points_per_s']:,.0f} | "  # type: ignore[index]
-            f"{r['repository_ingest']['points_per_s']:,.0f} | {target} |"
-        )  # type: ignore[index]
+            f"| {r['database']} | {r['path']} | {r['workers']} | {http:,.0f} | "
+            f"{r['repository_ingest']['points_per_s']:,.0f} | {goal:,} | "  # type: ignore[index]
+            f"{'yes' if http >= goal else 'no'} |"
+        )
     lines += [
         "",
         "| database | endpoint | target rate [req/s] | achieved [req/s] | p50 [ms] | p99 [ms] | errors | anchor |",
@@ -342,6 +386,10 @@ def markdown(results: list[dict[str, object]], meta: dict[str, object]) -> str:
         "",
         "HTTP ingest is the full path: key auth, CSV parsing, per-row validation against the asset's "
         "physical limits, one idempotent upsert transaction per batch and an audit entry.",
+        "Write path `copy`: binary COPY into a temporary staging table, then one "
+        "`INSERT ... SELECT ... ON CONFLICT (asset_id, ts) DO UPDATE` (PostgreSQL, batches of "
+        f"{meta['copy_min_rows']} points or more); `executemany`: the `INSERT ... ON CONFLICT` "
+        "executemany upsert (SQLite, small batches, and PostgreSQL before the COPY path).",
         "",
     ]
     return "\n".join(lines)
@@ -358,17 +406,25 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--pg-workers", type=int, default=2)
+    parser.add_argument(
+        "--no-executemany",
+        action="store_true",
+        help="skip the PostgreSQL run with the COPY path switched off",
+    )
     parser.add_argument("--smoke", action="store_true", help="40,000 points, 5 s of reads")
     parser.add_argument("--out", type=Path, default=RESULTS / "api_throughput")
     args = parser.parse_args()
     if args.smoke:
         args.points, args.seconds, args.rate, args.portfolio_rate = 40_000, 5.0, 50.0, 5.0
     results = []
-    pg_url, pg_name = fresh_postgres()
-    try:
-        results.append(run_database("postgresql", pg_url, args.pg_workers, args))
-    finally:
-        drop_postgres(pg_name)
+    load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    paths = ["copy"] if args.no_executemany else ["copy", "executemany"]
+    for path in paths:
+        pg_url, pg_name = fresh_postgres()
+        try:
+            results.append(run_database("postgresql", pg_url, args.pg_workers, args, path))
+        finally:
+            drop_postgres(pg_name)
     sqlite = (
         Path(f"/tmp/vpp-bench-{secrets.token_hex(4)}.sqlite")
         if os.name == "posix"
@@ -388,6 +444,9 @@ def main() -> None:
         "clients": args.clients,
         "rate": args.rate,
         "seconds": args.seconds,
+        "copy_min_rows": telemetry_repository.COPY_MIN_ROWS,
+        "load_1min_before": load_before,
+        "load_1min_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(

@@ -7,6 +7,9 @@ this test until it is added here.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import (
@@ -19,6 +22,9 @@ from tests.api.conftest import (
     build_client,
     seed_world,
 )
+from vpp.db.engine import session_scope
+from vpp.db.repositories import StatementRepository
+from vpp.domain.bids import Statement, StatementLine
 
 DAY = {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z"}
 OUTAGE = {"start": "2026-03-03T00:00:00Z", "end": "2026-03-03T06:00:00Z", "reason": "x"}
@@ -63,8 +69,33 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
         "/v1/enterprises/ent-a/consents/1/revoke",
         {},
     ),
+    ("GET", ENT + "/statements"): ("/v1/enterprises/ent-a/statements", {}),
+    ("GET", ENT + "/statements/{statement_id}"): ("/v1/enterprises/ent-a/statements/st-a-1", {}),
+    ("GET", ENT + "/earnings"): (
+        "/v1/enterprises/ent-a/earnings",
+        {"params": {"from": "2026-01", "to": "2026-03"}},
+    ),
 }
-SECRETS = ("a-bat-1", "a-furnace-2", "Alpha", "a-main", "c-a-2026", "Li Wei", "sneaky")
+SECRETS = (
+    "a-bat-1",
+    "a-furnace-2",
+    "Alpha",
+    "a-main",
+    "c-a-2026",
+    "Li Wei",
+    "sneaky",
+    "st-a-1",
+    "4321.09",
+)
+STATEMENT = Statement(
+    id="st-a-1",
+    enterprise_id="ent-a",
+    market_id="cn-shandong",
+    period_start=date(2026, 2, 1),
+    period_end=date(2026, 2, 28),
+    currency="CNY",
+    lines=[StatementLine(label="spot energy", amount=Decimal("4321.09"))],
+)
 
 
 def _seed_owner(client: TestClient, world: World) -> None:
@@ -87,6 +118,9 @@ def _seed_owner(client: TestClient, world: World) -> None:
         "/v1/enterprises/ent-a/assets/a-bat-1/telemetry", json=POINTS, headers=world.ent_a
     )
     assert telemetry.status_code == 200
+    with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        StatementRepository(session).save_draft(STATEMENT)
+        StatementRepository(session).issue("ent-a", "st-a-1", at=datetime(2026, 3, 3, tzinfo=UTC))
 
 
 def _snapshot(client: TestClient, world: World) -> list[object]:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from tests.db.conftest import T0
 from vpp.db.engine import session_scope
 from vpp.db.repositories import TelemetryPoint, TelemetryRepository
+from vpp.db.repositories.telemetry import COPY_MIN_ROWS
 from vpp.domain.errors import InvalidInputError, NotFoundError
 
 STEP = timedelta(minutes=5)
@@ -147,3 +148,56 @@ def test_concurrent_upserts_of_the_same_points_leave_one_row_each(seeded: Engine
         [p.power_mw for p in points(2000, scale=2.0)],
     )
     assert str(stored.index.tz) == "UTC"
+
+
+def test_bulk_batches_twice_in_one_transaction_and_after_a_rollback(seeded: Engine) -> None:
+    n = COPY_MIN_ROWS + 40  # PostgreSQL writes these through COPY and the staging table
+    with session_scope(seeded) as session:
+        repo = TelemetryRepository(session)
+        assert repo.upsert(points(n)) == n
+        assert repo.upsert(points(n, scale=2.0)[::-1]) == n  # staging table reused
+    with pytest.raises(RuntimeError), session_scope(seeded) as session:
+        TelemetryRepository(session).upsert(points(n + 10, scale=3.0))
+        raise RuntimeError("abort after the copy")
+    with session_scope(seeded) as session:
+        repo = TelemetryRepository(session)
+        assert repo.count("a-bat-1") == n
+        assert repo.upsert(points(n + 5, scale=4.0)) == n + 5
+    with session_scope(seeded) as session:
+        series = TelemetryRepository(session).read("a-bat-1", T0, T0 + (n + 5) * STEP)
+    assert series.tolist() == [4.0 * (k % 7 - 3) / 4 for k in range(n + 5)]
+
+
+def test_columns_upsert_matches_the_point_upsert(seeded: Engine) -> None:
+    n = COPY_MIN_ROWS + 7
+    given = [*points(n)[::-1], TelemetryPoint("a-bat-1", T0 + 3 * STEP, 9.5, None, "estimated")]
+    given = [TelemetryPoint(p.asset_id, p.ts.astimezone(SHANGHAI), *vars_of(p)) for p in given]
+    with session_scope(seeded) as session:
+        written = TelemetryRepository(session).upsert_columns(
+            "a-bat-1",
+            [p.ts for p in given],
+            [p.power_mw for p in given],
+            [p.energy_mwh for p in given],
+            [p.quality for p in given],
+        )
+        assert written == n
+    with session_scope(seeded) as session:
+        by_columns = TelemetryRepository(session).read_frame("a-bat-1", T0, T0 + n * STEP)
+    with session_scope(seeded) as session:
+        assert TelemetryRepository(session).upsert([*points(n), given[-1]]) == n
+    with session_scope(seeded) as session:
+        by_points = TelemetryRepository(session).read_frame("a-bat-1", T0, T0 + n * STEP)
+    pd.testing.assert_frame_equal(by_columns, by_points)
+    assert by_columns.loc[pd.Timestamp(T0 + 3 * STEP), "power_mw"] == 9.5
+    with session_scope(seeded) as session:
+        repo = TelemetryRepository(session)
+        with pytest.raises(InvalidInputError, match="NaN"):
+            repo.upsert_columns("a-bat-1", [T0], [float("nan")], [None], ["measured"])
+        with pytest.raises(InvalidInputError, match="naive"):
+            repo.upsert_columns("a-bat-1", [T0.replace(tzinfo=None)], [1.0], [None], ["measured"])
+        with pytest.raises(NotFoundError):
+            repo.upsert_columns("nope", [T0], [1.0], [None], ["measured"])
+
+
+def vars_of(p: TelemetryPoint) -> tuple[float, float | None, str]:
+    return p.power_mw, p.energy_mwh, p.quality

@@ -21,6 +21,7 @@ from vpp.api.routes import (
     parks,
     pipeline,
     portfolio,
+    statements,
     telemetry,
 )
 from vpp.db.engine import make_engine
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assets,
         agreements,
         telemetry,
+        statements,
         portfolio,
         pipeline,
         operations,

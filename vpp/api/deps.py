@@ -155,6 +155,7 @@ TenantRead = Annotated[TenantCall, Depends(tenant("assets:read"))]
 TenantWrite = Annotated[TenantCall, Depends(tenant("assets:write"))]
 AgreementWrite = Annotated[TenantCall, Depends(tenant("agreements:write"))]
 TelemetryWrite = Annotated[TenantCall, Depends(tenant("telemetry:write"))]
+StatementRead = Annotated[TenantCall, Depends(tenant("statements:read"))]
 
 
 def content_types(*allowed: str) -> Callable[[Request], None]:

@@ -1,7 +1,8 @@
 """One ASGI middleware for what every request shares: id, size bound, metrics and access log.
 
 * ``X-Request-ID``: a well-formed id sent by the client is kept, otherwise one is made; it is
-  echoed on the response and written in the access log line.
+  echoed on the response, written in the access log line and bound for the audit entries the
+  request records (:func:`vpp.db.repositories.audit.bind_request_id`).
 * A body longer than ``max_body_bytes`` is refused with 413 before the route reads it (by its
   ``Content-Length``, or while streaming when there is none).
 * Request count and latency per method, route template and status go to Prometheus metrics.
@@ -21,8 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vpp.api.config import ApiSettings
+from vpp.db.repositories.audit import REQUEST_ID_LENGTH, bind_request_id
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID = re.compile(rf"^[A-Za-z0-9._:-]{{1,{REQUEST_ID_LENGTH}}}$")
 access_log = logging.getLogger("vpp.api.access")
 
 
@@ -95,7 +97,8 @@ class RequestContextMiddleware:
             if declared.isdigit() and int(declared) > limit:
                 await _too_large(scope, send_with_id, limit)
             else:
-                await self.app(scope, bounded_receive, send_with_id)
+                with bind_request_id(request_id):
+                    await self.app(scope, bounded_receive, send_with_id)
         finally:
             self._observe(scope, status, time.perf_counter() - started, request_id)
 

@@ -24,7 +24,7 @@ KEY_PREFIX = "vpp_"
 ISSUER = "parkvpp"
 AUDIENCE = "parkvpp-api"
 
-READ = ("assets:read", "agreements:read", "telemetry:read")
+READ = ("assets:read", "agreements:read", "telemetry:read", "statements:read")
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "enterprise": (*READ, "assets:write", "agreements:write", "telemetry:write"),
     "operator": (

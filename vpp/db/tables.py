@@ -237,3 +237,4 @@ class AuditRow(SQLModel, table=True):
     entity_id: str = Field(max_length=200)
     before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    request_id: str | None = Field(default=None, max_length=128, index=True)

@@ -405,7 +405,7 @@ class DayAheadPipeline:
                 .order_by(col(JobRunRow.id).desc())
             ).first()
             repeated = status == "waiting" and last is not None and last.status == "waiting"
-            if repeated:
+            if repeated and last is not None:
                 row = last
             else:
                 row = JobRunRow(job=JOB, run_id=run_id, stage=stage, status=status, started_at=at)

@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime
-from sqlmodel import col, select
 
 from vpp.api.deps import EngineDep, require
 from vpp.api.schemas.common import AuditEntryPublic, Limit, Page
 from vpp.api.security import Principal
 from vpp.db.engine import session_scope
-from vpp.db.tables import AuditRow
+from vpp.db.repositories import AuditRepository
 
 router = APIRouter(tags=["operations"])
 Text = Annotated[str | None, Query(max_length=200)]
@@ -26,25 +25,23 @@ def audit_log(
     entity: Text = None,
     entity_id: Text = None,
     actor: Text = None,
+    request_id: Text = None,
     since: Annotated[AwareDatetime | None, Query()] = None,
     limit: Limit = 100,
     cursor: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> Page[AuditEntryPublic]:
-    """State-changing calls, oldest first: who, when, what, state before and after."""
-    query = select(AuditRow).order_by(col(AuditRow.id)).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(col(AuditRow.id) > cursor)
-    for column, value in (
-        (AuditRow.entity, entity),
-        (AuditRow.entity_id, entity_id),
-        (AuditRow.actor, actor),
-    ):
-        if value is not None:
-            query = query.where(col(column) == value)
-    if since is not None:
-        query = query.where(col(AuditRow.at) >= since)
+    """State-changing calls, oldest first: who, when, what, state before and after, and the
+    ``X-Request-ID`` of the call (filter by it with ``request_id``)."""
     with session_scope(engine) as session:
-        rows = session.exec(query).all()
+        rows = AuditRepository(session).query(
+            entity=entity,
+            entity_id=entity_id,
+            actor=actor,
+            request_id=request_id,
+            since=since,
+            after_id=cursor,
+            limit=limit + 1,
+        )
     items = [AuditEntryPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
     more = len(rows) > limit
     return Page(items=items, next_cursor=str(items[-1].id) if more else None)

@@ -101,7 +101,7 @@ def _run(engine: Any, run_id: str) -> PipelineRunPublic:
             .order_by(col(OutboxRow.asset_id))
         ).all()
     done = {s.stage for s in stages}
-    ordered = sorted(stages, key=lambda s: STAGES.index(s.stage))  # type: ignore[arg-type]
+    ordered = sorted(stages, key=lambda s: STAGES.index(s.stage))
     return PipelineRunPublic(
         id=run.id,
         park_id=run.park_id,

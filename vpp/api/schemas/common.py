@@ -49,3 +49,6 @@ class AuditEntryPublic(BaseModel):
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    request_id: str | None = Field(
+        default=None, description="X-Request-ID of the API call that made the entry, if any."
+    )

@@ -9,7 +9,9 @@ compare-and-set on the stored status, so concurrent corrections cannot both win.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -128,6 +130,36 @@ class StatementRepository:
             )
         ).all()
         return [self._to_domain(r) for r in rows]
+
+    def summaries(
+        self,
+        enterprise_id: str,
+        *,
+        status: str | None = None,
+        period_from: date | None = None,
+        period_before: date | None = None,
+    ) -> list[StatementSummary]:
+        """Every stored version of the enterprise's statements, without lines, newest first
+        (latest period first, then id, then highest version first).
+
+        ``status`` keeps one status only; ``period_from``/``period_before`` keep statements whose
+        period starts in ``[period_from, period_before)``.
+        """
+        query = select(StatementRow).where(col(StatementRow.enterprise_id) == enterprise_id)
+        if status is not None:
+            query = query.where(col(StatementRow.status) == status)
+        if period_from is not None:
+            query = query.where(col(StatementRow.period_start) >= period_from)
+        if period_before is not None:
+            query = query.where(col(StatementRow.period_start) < period_before)
+        rows = self.session.exec(
+            query.order_by(
+                col(StatementRow.period_start).desc(),
+                col(StatementRow.id),
+                col(StatementRow.version).desc(),
+            )
+        ).all()
+        return [_summary(r) for r in rows]
 
     def _insert(
         self,
@@ -258,3 +290,34 @@ class StatementRepository:
                 hint="the row was edited outside parkvpp; restore it from the audit log",
             )
         return statement
+
+
+@dataclass(frozen=True, slots=True)
+class StatementSummary:
+    """One stored version of a statement without its lines; ``total`` is the stored total."""
+
+    id: str
+    version: int
+    enterprise_id: str
+    market_id: str
+    period_start: date
+    period_end: date
+    status: str
+    issued_at: datetime | None
+    currency: str
+    total: Decimal
+
+
+def _summary(row: StatementRow) -> StatementSummary:
+    return StatementSummary(
+        id=row.id,
+        version=row.version,
+        enterprise_id=row.enterprise_id,
+        market_id=row.market_id,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        status=row.status,
+        issued_at=row.issued_at,
+        currency=row.currency,
+        total=row.total,
+    )

