@@ -225,7 +225,7 @@ class DeviceNetwork:
                 for name, c in b.openadr.clients.items()
             }
             server = VtnServer(create_vtn_app(store, clients), b.openadr.host, b.openadr.port)
-            self.vtn_url = server.start()
+            self.vtn_url = server.start().url
             self._stops.append(server.stop)
             openadr = OpenAdrChannel(
                 store,

@@ -35,23 +35,21 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import anyio.to_thread
 import pandas as pd
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from adapters.asgi_server import ThreadedServer
 from adapters.market.http_gateway import (
     AWARDS_PATH,
     KIND_GATE_CLOSED,
@@ -498,11 +496,10 @@ def _receipt(accepted: _Accepted, key: str, *, status: int, replayed: bool) -> J
     )
 
 
-class ExchangeServer:
-    """Serves an ASGI app with uvicorn on a free local port in a background thread.
+class ExchangeServer(ThreadedServer):
+    """The exchange app served on a local port in a background thread (see ThreadedServer).
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`. The port is bound when
-    the object is made (``port=0`` picks a free one), so :attr:`url` is known before starting.
+    ``before_stop`` runs first on :meth:`stop` (the loopback exchange releases held submissions).
     """
 
     def __init__(
@@ -513,60 +510,4 @@ class ExchangeServer:
         port: int = 0,
         before_stop: Callable[[], None] | None = None,
     ) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind((host, port))
-        self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", ws="none"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-        self._before_stop = before_stop
-
-    @property
-    def url(self) -> str:
-        """Base URL of the running server, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout_s: float = 10.0) -> Self:
-        """Start serving; return once the server accepts connections."""
-        if self._thread is not None:
-            return self
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name=f"exchange-server-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"exchange server on {self.url} did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop serving and free the port (held submissions are released first)."""
-        if self._before_stop is not None:
-            self._before_stop()
-        if self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                self._server.force_exit = True
-                self._thread.join(timeout_s)
-            self._thread = None
-        self._socket.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(app, host, port, lifespan="off", before_stop=before_stop, name="exchange")
