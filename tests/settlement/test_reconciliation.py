@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -12,9 +13,10 @@ from typer.testing import CliRunner
 
 from tests.settlement.conftest import Seeder
 from vpp.cli import app
-from vpp.domain.bids import Award
+from vpp.domain.bids import Award, Statement, StatementLine
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.park import Enterprise
+from vpp.services.settle_day import AGGREGATOR, IMBALANCE_LABEL
 from vpp.services.settle_month import MonthInputs, award_amounts, reconcile_operator
 
 DAY = date(2026, 2, 2)
@@ -62,6 +64,30 @@ def test_differences_by_day_and_product() -> None:
     assert report.loc["imbalance", "ours"] == 0 and report.loc["imbalance", "difference"] == 3
 
 
+def test_the_imbalance_of_each_settled_day_is_reconciled_too() -> None:
+    aggregator_day = Statement(
+        id="aggregator:cn-shandong:2026-02-02",
+        enterprise_id=AGGREGATOR,
+        market_id="cn-shandong",
+        period_start=DAY,
+        period_end=DAY,
+        currency="CNY",
+        lines=[
+            StatementLine(label="Share of a", amount=Decimal("12.00")),
+            StatementLine(label=IMBALANCE_LABEL, amount=Decimal("-3.25")),
+        ],
+    )
+    with_days = replace(inputs(), day_statements={DAY: [aggregator_day]})
+    ours = award_amounts(with_days).set_index("product_id")
+    assert ours.loc["imbalance", "amount"] == Decimal("-3.25")
+    operator = pd.DataFrame(
+        {"day": ["2026-02-02"], "product_id": ["imbalance"], "amount": ["-3.00"]}
+    )
+    report = reconcile_operator(ours.reset_index(), operator).set_index("product_id")
+    assert report.loc["imbalance", "difference"] == Decimal("-0.25")
+    assert not report.loc["imbalance", "matches"]
+
+
 def test_operator_file_without_amount_column_says_what_it_needs() -> None:
     with pytest.raises(InvalidInputError, match="day,product_id,amount"):
         reconcile_operator(award_amounts(inputs()), pd.DataFrame({"day": [], "product_id": []}))
@@ -72,12 +98,17 @@ def test_cli_reconciles_and_writes_the_report(
 ) -> None:
     monkeypatch.setenv("VPP_DATABASE_URL", seed_month())
     operator = tmp_path / "operator.csv"
-    operator.write_text("day,product_id,amount\n2026-02-02,spot_energy,125.00\n")
+    operator.write_text(
+        "day,product_id,amount\n2026-02-02,spot_energy,125.00\n2026-02-02,imbalance,-5.00\n"
+    )
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app, ["settle", "--month", "2026-02", "--reconcile", str(operator), "--export", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert "0 of 1 day/product rows match" in result.output  # the seeded days store no awards
+    # the seeded days store no awards; each of the 28 days settled an imbalance of -5.00
+    assert "1 of 29 day/product rows match" in result.output
     written = (out / "reconciliation_cn-shandong_2026-02.csv").read_text(encoding="utf-8-sig")
     assert "2026-02-02,spot_energy,0.00,125.00,-125.00,no" in written
+    assert "2026-02-02,imbalance,-5.00,-5.00,0.00,yes" in written
+    assert "2026-02-03,imbalance,-5.00,0.00,-5.00,no" in written

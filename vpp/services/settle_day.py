@@ -23,6 +23,10 @@ from vpp.domain.settlement import MarketSettlement, flexibility_value, to_money
 from vpp.services.park_file import ParkData
 
 AGGREGATOR = "aggregator"
+IMBALANCE_LABEL = "Imbalance and deviation"
+"""Label of the aggregator's day line for the imbalance the market settled on the day."""
+IMBALANCE_PRODUCT = "imbalance"
+"""Product id under which the imbalance is reconciled with the market operator."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ def settle_day(
             )
         statements.append(_statement(enterprise.id, profile, day, lines))
     aggregator_lines.append(
-        StatementLine(label="Imbalance and deviation", label_zh="偏差结算", amount=deviation)
+        StatementLine(label=IMBALANCE_LABEL, label_zh="偏差结算", amount=deviation)
     )
     statements.append(_statement(AGGREGATOR, profile, day, aggregator_lines))
     return DaySettlement(

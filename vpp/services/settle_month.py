@@ -36,8 +36,8 @@ from vpp.domain.settlement import to_money
 from vpp.domain.timegrid import local_midnight
 from vpp.domain.waterfall import EnterpriseMonth, Waterfall, build_waterfall
 from vpp.domain.zero_carbon import ZeroCarbonReport, unavailable_report, zero_carbon_report
+from vpp.services.settle_day import AGGREGATOR, IMBALANCE_LABEL, IMBALANCE_PRODUCT
 
-AGGREGATOR = "aggregator"
 ZERO = Decimal("0.00")
 
 
@@ -329,8 +329,9 @@ RECONCILE_COLUMNS = ["day", "product_id", "ours", "operator", "difference", "mat
 def award_amounts(inputs: MonthInputs) -> pd.DataFrame:
     """What the awards are worth per local day and product [currency], to the cent.
 
-    Energy: signed MW (sell > 0) x price x hours; other products: MW x price x hours. The
-    imbalance is not here: it needs the metered position, which the operator settles itself.
+    Energy: signed MW (sell > 0) x price x hours; other products: MW x price x hours; and the
+    imbalance of each settled day (metered position against the award, as the aggregator's day
+    statement records it) under the product ``imbalance``.
     """
     hours = Decimal(str(inputs.interval_minutes / 60))
     sums: dict[tuple[date, str], Decimal] = {}
@@ -339,6 +340,14 @@ def award_amounts(inputs: MonthInputs) -> pd.DataFrame:
             mw = a.signed_mw if a.product_id in inputs.energy_products else a.quantity_mw
             key = (day, a.product_id)
             sums[key] = sums.get(key, ZERO) + Decimal(str(mw)) * Decimal(str(a.price)) * hours
+    for day, statements in inputs.day_statements.items():
+        for statement in statements:
+            if statement.enterprise_id != AGGREGATOR:
+                continue
+            for line in statement.lines:
+                if line.label == IMBALANCE_LABEL:
+                    key = (day, IMBALANCE_PRODUCT)
+                    sums[key] = sums.get(key, ZERO) + line.amount
     rows = [(d, p, to_money(v)) for (d, p), v in sorted(sums.items())]
     return pd.DataFrame(rows, columns=["day", "product_id", "amount"])
 
