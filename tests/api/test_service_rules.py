@@ -117,3 +117,31 @@ def test_envelope_never_exceeds_what_consented_assets_nominate(
             assert interval.down_mw == 0.0
         if direction == "symmetric":
             assert interval.up_mw == pytest.approx(interval.down_mw)
+
+
+def test_the_park_connection_caps_the_envelope() -> None:
+    batteries = [
+        EnrolledAsset(
+            spec=BatterySpec(id=f"bat{k}", power_mw=4.0, energy_mwh=8.0),
+            enterprise_id="ent-a",
+            verification="passed",
+        )
+        for k in range(3)
+    ]
+    consents = [consent("ent-a", *[b.spec.id for b in batteries])]
+    free = envelope(batteries, consents).intervals[0]
+    assert (free.up_mw, free.down_mw, free.capped) == (12.0, 12.0, False)
+    capped = build_envelope(
+        batteries,
+        consents,
+        [],
+        INTERVALS,
+        product_id="spot_energy",
+        direction="both",
+        interval_minutes=15,
+        sustain_hours=0.0,
+        timezone="Asia/Shanghai",
+        connection_mw=9.0,
+    ).intervals[0]
+    assert capped.capped and capped.up_mw == 9.0 and capped.down_mw == 9.0
+    assert capped.up_mwh == pytest.approx(free.up_mwh * 9.0 / 12.0)

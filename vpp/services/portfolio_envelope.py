@@ -6,6 +6,11 @@ see unverified capacity too), the interval lies in one of its daily availability
 in none of its outages. Every asset left out is listed with the reason. "Up" is more power into
 the grid (more generation or less consumption), "down" the opposite; a nominated capacity caps
 both directions, and a product's minimum sustain time caps power by the energy behind it.
+
+The park's grid connection caps the sum: whatever the park's position before a call, a swing in
+either direction cannot exceed the connection's full range (import limit + export limit), so no
+more than that is ever offered. Intervals where the cap binds say so (``capped``), and their
+energy is scaled down with the power.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class EnvelopeInterval:
     up_mwh: float
     down_mwh: float
     assets: int
+    capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +99,13 @@ def build_envelope(
     sustain_hours: float,
     timezone: str,
     include_unverified: bool = False,
+    connection_mw: float | None = None,
 ) -> Envelope:
-    """Sum the flexibility of offerable assets per interval (``direction`` of the product)."""
+    """Sum the flexibility of offerable assets per interval (``direction`` of the product).
+
+    ``connection_mw`` is the park connection's full range (import + export limit) [MW]; each
+    direction's sum is capped at it.
+    """
     step = timedelta(minutes=interval_minutes)
     hours = interval_minutes / 60
     zone = ZoneInfo(timezone)
@@ -129,7 +140,13 @@ def build_envelope(
         down = sum(f.down_mw for f in live)
         up_mwh = sum(min(f.up_mw * hours, f.energy_mwh) for f in live)
         down_mwh = sum(min(f.down_mw * hours, f.energy_mwh) for f in live)
-        rows.append(EnvelopeInterval(start, up, down, up_mwh, down_mwh, len(live)))
+        capped = False
+        if connection_mw is not None:
+            if up > connection_mw:
+                up_mwh, up, capped = up_mwh * connection_mw / up, connection_mw, True
+            if down > connection_mw:
+                down_mwh, down, capped = down_mwh * connection_mw / down, connection_mw, True
+        rows.append(EnvelopeInterval(start, up, down, up_mwh, down_mwh, len(live), capped))
     return Envelope(product_id, rows, contributing, excluded)
 
 

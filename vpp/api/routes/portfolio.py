@@ -32,7 +32,11 @@ def portfolio(
         bool, Query(description="Count capacity not yet verified (what-if view).")
     ] = False,
 ) -> PortfolioEnvelope:
-    """MW up/down and MWh per interval; assets without consent or verification are excluded."""
+    """MW up/down and MWh per interval; assets without consent or verification are excluded.
+
+    The sums never exceed the park connection's range (import + export limit); intervals where
+    that cap binds are marked ``capped``.
+    """
     with session_scope(engine) as session:
         park = ParkRepository(session).get(park_id)
         profile = load_market_profile(park.market_id, request.app.state.settings.config_dir)
@@ -58,6 +62,7 @@ def portfolio(
         sustain_hours=chosen.sustain_hours,
         timezone=profile.timezone,
         include_unverified=include_unverified,
+        connection_mw=park.import_limit_mw + park.export_limit_mw,
     )
     owners = {a.spec.id: a for a in assets}
     return PortfolioEnvelope(

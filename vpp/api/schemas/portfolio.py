@@ -16,6 +16,9 @@ class EnvelopeIntervalPublic(BaseModel):
     up_mwh: float = Field(description="Upward energy deliverable in the interval [MWh].")
     down_mwh: float = Field(description="Downward energy deliverable in the interval [MWh].")
     assets: int = Field(description="Assets contributing in this interval.")
+    capped: bool = Field(
+        default=False, description="The park connection (import + export limit) caps the sum."
+    )
 
 
 class AssetFlexPublic(BaseModel):
