@@ -29,7 +29,8 @@ from adapters.exports.statement_pdf import cjk_font, write_pdf
 from vpp.domain.bids import Statement
 from vpp.domain.market import MarketProfile
 from vpp.domain.zero_carbon import ZeroCarbonReport
-from vpp.services.settle_month import AGGREGATOR, MonthSettlement, month_days
+from vpp.services.settle_day import AGGREGATOR
+from vpp.services.settle_month import MonthSettlement, month_days
 
 MONEY = "#,##0.00"
 HEADER = ("line", "label", "label_zh", "product_id", "quantity", "unit", "amount")

@@ -17,6 +17,7 @@ import pandas as pd
 from bidding import clear_day_ahead
 from vpp.domain.bids import Award, BidSet
 from vpp.domain.errors import ConflictError, NotFoundError
+from vpp.services.park_file import ParkData
 
 
 class SimulatedExchange:
@@ -29,6 +30,13 @@ class SimulatedExchange:
         self.reserve_prices = dict(reserve_prices or {})
         self._submitted: dict[str, BidSet] = {}
         self._by_day: dict[tuple[str, date], str] = {}
+
+    @classmethod
+    def from_park(cls, data: ParkData) -> SimulatedExchange:
+        """An exchange clearing at the park file's historical day-ahead and reserve prices."""
+        prices = data.series[data.definition.prices.day_ahead]
+        reserves = {k: data.series[c] for k, c in data.definition.prices.reserves.items()}
+        return cls(prices, reserves)
 
     def submit(self, bids: BidSet, idempotency_key: str) -> str:
         """Accept ``bids`` once per key; a second bid set for the same day needs a new key."""

@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from adapters.dispatch.mqtt import MqttChannel, MqttTelemetrySubscriber, TelemetryReading
+from adapters.dispatch.mqtt import MqttChannel
 from adapters.dispatch.mqtt_gateway_sim import GatewaySimulator
+from adapters.dispatch.mqtt_telemetry import MqttTelemetrySubscriber, TelemetryReading
 from vpp.domain.bids import Setpoint
 from vpp.domain.errors import AdapterError, InvalidInputError
 from vpp.domain.ports import DispatchChannel

@@ -8,19 +8,17 @@ deterministic and the slow part; the tests are about what happens around them.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from adapters.dispatch.recording import RecordingChannel
 from adapters.market.simulated import SimulatedExchange
+from tests.api.conftest import postgres_database
 from vpp.db.engine import make_engine
 from vpp.db.migrate import upgrade
 from vpp.domain.market import MarketProfile, load_market_profile
@@ -33,9 +31,6 @@ from vpp.services.park_file import SAMPLE_PARK, ParkData, load_park
 from vpp.settings import REPO_CONFIG_DIR
 
 DAY = date(2021, 5, 5)
-POSTGRES_ADMIN_URL = os.environ.get(
-    "VPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture(scope="session")
@@ -70,31 +65,16 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
     """A freshly created and migrated PostgreSQL database, dropped afterwards."""
-    admin = sa.create_engine(
-        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
-    )
-    name = f"vpp_test_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}")
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database() as url:
+        upgrade(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture
 def exchange(park: ParkData) -> SimulatedExchange:
-    prices = park.series[park.definition.prices.day_ahead]
-    reserves = {k: park.series[c] for k, c in park.definition.prices.reserves.items()}
-    return SimulatedExchange(prices, reserves)
+    return SimulatedExchange.from_park(park)
 
 
 MakePipeline = Callable[..., DayAheadPipeline]

@@ -39,10 +39,8 @@ default:
 
 @pytest.fixture
 def loopback(park: ParkData) -> Iterator[tuple[LoopbackExchange, str]]:
-    prices = park.series[park.definition.prices.day_ahead]
-    reserves = {k: park.series[c] for k, c in park.definition.prices.reserves.items()}
     exchange = LoopbackExchange(
-        SimulatedExchange(prices, reserves),
+        SimulatedExchange.from_park(park),
         {PARTICIPANT: SECRET},
         clock=FixedClock(pd.Timestamp("2021-05-04T07:00Z")),
     )

@@ -46,9 +46,7 @@ def demo(
     delivery = day.date() if day else data.definition.demo_day
     if delivery is None:
         raise typer.BadParameter("give --day; the park file names no demo_day")
-    prices = data.series[data.definition.prices.day_ahead]
-    reserves = {k: data.series[c] for k, c in data.definition.prices.reserves.items()}
-    exchange = SimulatedExchange(prices, reserves)
+    exchange = SimulatedExchange.from_park(data)
     steps = ["forecasting", "optimising bids", "submitting and clearing", "dispatching", "settling"]
     with (
         Progress(

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
+from vpp.cli.options import parse_instant
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.job_tables import OutboxRow, PipelineRunRow, PipelineStageRow
 from vpp.db.migrate import upgrade
@@ -31,15 +32,10 @@ DayOption = Annotated[
 
 
 def _instant(text: str | None) -> pd.Timestamp:
+    """``--at``, or now."""
     if text is None:
         return pd.Timestamp.now(tz="UTC").floor("us")
-    try:
-        stamp = pd.Timestamp(datetime.fromisoformat(text))
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 instant", param_hint="--at") from exc
-    if stamp.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} has no UTC offset", param_hint="--at")
-    return stamp.tz_convert("UTC")
+    return parse_instant(text, "--at")
 
 
 @app.command()

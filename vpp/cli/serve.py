@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from datetime import datetime
 from typing import Annotated
 
-import pandas as pd
 import typer
 import uvicorn
 
+from vpp.cli.options import parse_instant
 from vpp.db.engine import make_engine
 from vpp.db.migrate import upgrade
 from vpp.jobs.runtime import build_pipelines, device_channel
@@ -56,7 +55,11 @@ def serve(
             engine = make_engine(settings.database_url)
             stack.callback(engine.dispose)
             channel = stack.enter_context(device_channel(settings))
-            clock = ReplayClock(_instant(replay_from), speed) if replay_from else None
+            clock = (
+                ReplayClock(parse_instant(replay_from, "--replay-from"), speed)
+                if replay_from
+                else None
+            )
             running = start_scheduler(
                 engine,
                 build_pipelines(settings, engine, channel=channel),
@@ -65,19 +68,6 @@ def serve(
                 live=clock is None,
             )
             stack.callback(running.shutdown, wait=False)
-            typer.echo(f"scheduler running ({'replay from ' + replay_from if clock else 'live'})")
+            mode = f"replay from {replay_from} at {speed:g}x" if clock else "live"
+            typer.echo(f"scheduler running ({mode})")
         uvicorn.run("vpp.api.app:create_app", factory=True, host=host, port=port, workers=workers)
-
-
-def _instant(text: str) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(datetime.fromisoformat(text))
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 instant", param_hint="--replay-from"
-        ) from exc
-    if stamp.tzinfo is None:
-        raise typer.BadParameter(
-            f"{text!r} has no UTC offset; add one, e.g. +02:00", param_hint="--replay-from"
-        )
-    return stamp.tz_convert("UTC")

@@ -38,8 +38,8 @@ from vpp.domain.market import MarketProfile
 from vpp.domain.park import EnrolledAsset
 from vpp.domain.settlement import to_money
 from vpp.domain.timegrid import local_midnight
+from vpp.services.settle_day import AGGREGATOR
 from vpp.services.settle_month import (
-    AGGREGATOR,
     MonthInputs,
     MonthSettlement,
     month_days,

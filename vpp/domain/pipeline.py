@@ -81,9 +81,7 @@ class PipelineTimes:
     def due(self, stage: Stage) -> pd.Timestamp:
         """The earliest instant ``stage`` may run."""
         match stage:
-            case "forecast" | "bid" | "approve":
-                return self.forecast_at
-            case "submit":
+            case "forecast" | "bid" | "approve" | "submit":
                 return self.forecast_at
             case "awards" | "dispatch":
                 return self.results_at

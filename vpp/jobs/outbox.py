@@ -13,9 +13,8 @@ once: retrying it cannot help.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -164,12 +163,3 @@ def outbox_state(engine: Engine, run_id: str) -> dict[str, str]:
 def confirmed_assets(engine: Engine, run_id: str) -> list[str]:
     """The assets whose setpoints for ``run_id`` were confirmed."""
     return sorted(a for a, s in outbox_state(engine, run_id).items() if s == CONFIRMED)
-
-
-def open_days(engine: Engine) -> Sequence[date]:
-    """Delivery days that still have pending rows."""
-    with session_scope(engine) as session:
-        days = session.exec(
-            select(col(OutboxRow.delivery_day)).where(col(OutboxRow.status) == PENDING).distinct()
-        ).all()
-    return sorted(days)

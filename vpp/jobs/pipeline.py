@@ -101,10 +101,7 @@ class DayAheadPipeline:
     def done(self, day: date) -> dict[str, dict[str, Any]]:
         """The finished stages of ``day`` and their details."""
         with session_scope(self.engine) as session:
-            rows = session.exec(
-                select(PipelineStageRow).where(col(PipelineStageRow.run_id) == self.run_id(day))
-            ).all()
-        return {row.stage: row.detail for row in rows}
+            return stages_done(session, self.run_id(day))
 
     def advance(self, day: date, now: datetime | pd.Timestamp) -> list[StageOutcome]:
         """Run every stage of ``day`` that is due at ``now``; deliver pending setpoints."""
@@ -168,37 +165,25 @@ class DayAheadPipeline:
         started = time.perf_counter()
         try:
             detail = getattr(self, f"_stage_{stage}")(day, times, now)
+            status, message = "succeeded", str(detail.get("message", "done"))
         except StageWaiting as waiting:
-            elapsed = (time.perf_counter() - started) * 1000
-            return self._record(run_id, stage, "waiting", str(waiting), now, elapsed)
+            status, message = "waiting", str(waiting)
         except GateClosedError as exc:
-            elapsed = (time.perf_counter() - started) * 1000
             self._alert_once("missed", run_id, f"{stage} for {day}: {exc}", now)
             self._set_status(run_id, "missed", now)
-            return self._record(run_id, stage, "missed", str(exc), now, elapsed)
+            status, message = "missed", str(exc)
         except VppError as exc:
-            elapsed = (time.perf_counter() - started) * 1000
             log.error("%s %s failed: %s", run_id, stage, exc)
+            status = "failed"
             message = f"{type(exc).__name__}: {exc}" + (f" ({exc.hint})" if exc.hint else "")
-            return self._record(run_id, stage, "failed", message, now, elapsed)
         elapsed = (time.perf_counter() - started) * 1000
-        message = str(detail.get("message", "done"))
-        return self._record(run_id, stage, "succeeded", message, now, elapsed)
+        return self._record(run_id, stage, status, message, now, elapsed)
 
     def _finish(
         self, session: Session, day: date, stage: Stage, now: pd.Timestamp, **detail: Any
     ) -> None:
         """Record ``stage`` as done, in the caller's transaction."""
-        session.add(
-            PipelineStageRow(
-                run_id=self.run_id(day), stage=stage, finished_at=now.to_pydatetime(), detail=detail
-            )
-        )
-        run = session.get(PipelineRunRow, self.run_id(day))
-        assert run is not None
-        run.status = stage
-        run.updated_at = now.to_pydatetime()
-        session.add(run)
+        finish_stage(session, self.run_id(day), stage, now, detail)
 
     def prepared(self, day: date) -> PreparedBids:
         """The day's forecasts and bids (rebuilt, identically, after a restart)."""
@@ -439,12 +424,7 @@ def approve_run(
         run = session.get(PipelineRunRow, run_id)
         if run is None:
             raise NotFoundError(f"pipeline run {run_id} not found")
-        done = {
-            row.stage: row.detail
-            for row in session.exec(
-                select(PipelineStageRow).where(col(PipelineStageRow.run_id) == run_id)
-            ).all()
-        }
+        done = stages_done(session, run_id)
         if "bid" not in done:
             raise ConflictError(f"run {run_id} has no bid set yet", hint="wait for the bid stage")
         if "approve" in done or run.status == "missed":
@@ -455,16 +435,8 @@ def approve_run(
                 "approval is too late"
             )
         BidRepository(session).set_status(run_id, "approved", at=stamp.to_pydatetime())
-        session.add(
-            PipelineStageRow(
-                run_id=run_id,
-                stage="approve",
-                finished_at=stamp.to_pydatetime(),
-                detail={"by": actor, "operator": True, "offered_mwh": done["bid"]["offered_mwh"]},
-            )
-        )
-        run.status, run.updated_at = "approve", stamp.to_pydatetime()
-        session.add(run)
+        detail = {"by": actor, "operator": True, "offered_mwh": done["bid"]["offered_mwh"]}
+        finish_stage(session, run_id, "approve", stamp, detail)
         session.add(
             JobRunRow(
                 job=JOB,
@@ -477,3 +449,24 @@ def approve_run(
                 message=f"approved by {actor}",
             )
         )
+
+
+def finish_stage(
+    session: Session, run_id: str, stage: Stage, at: pd.Timestamp, detail: dict[str, Any]
+) -> None:
+    """Record ``stage`` of ``run_id`` as done at ``at``, in the caller's transaction."""
+    session.add(
+        PipelineStageRow(run_id=run_id, stage=stage, finished_at=at.to_pydatetime(), detail=detail)
+    )
+    run = session.get(PipelineRunRow, run_id)
+    assert run is not None
+    run.status, run.updated_at = stage, at.to_pydatetime()
+    session.add(run)
+
+
+def stages_done(session: Session, run_id: str) -> dict[str, dict[str, Any]]:
+    """The finished stages of ``run_id`` and their details."""
+    rows = session.exec(
+        select(PipelineStageRow).where(col(PipelineStageRow.run_id) == run_id)
+    ).all()
+    return {row.stage: row.detail for row in rows}

@@ -43,9 +43,7 @@ def gateway_for(settings: Settings, data: ParkData) -> MarketGateway:
             settings.exchange_participant,
             settings.exchange_secret.get_secret_value(),
         )
-    prices = data.series[data.definition.prices.day_ahead]
-    reserves = {k: data.series[c] for k, c in data.definition.prices.reserves.items()}
-    return SimulatedExchange(prices, reserves)
+    return SimulatedExchange.from_park(data)
 
 
 def build_pipelines(

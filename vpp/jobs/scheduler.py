@@ -31,6 +31,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
+from vpp.domain.assets import clock_minutes
 from vpp.domain.ports import Clock, SystemClock
 from vpp.domain.timegrid import zone
 from vpp.jobs.pipeline import DayAheadPipeline
@@ -157,14 +158,9 @@ def start_scheduler(
 def stage_clock_times(pipeline: DayAheadPipeline) -> dict[str, int]:
     """Market-local minutes of the day at which ``pipeline``'s stages fall due."""
     policy, profile = pipeline.policy, pipeline.profile
-    times: dict[str, int] = {"forecast": _minutes(policy.forecast_at.time)}
-    closure = _minutes(profile.day_ahead.gate_closure.time)
+    times: dict[str, int] = {"forecast": clock_minutes(policy.forecast_at.time)}
+    closure = clock_minutes(profile.day_ahead.gate_closure.time)
     times["alert"] = (closure - policy.safety_margin_minutes - policy.alert_before_minutes) % 1440
     if profile.day_ahead.results_time is not None:
-        times["results"] = _minutes(profile.day_ahead.results_time.time)
+        times["results"] = clock_minutes(profile.day_ahead.results_time.time)
     return times
-
-
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")[:2]
-    return int(hours) * 60 + int(minutes)
