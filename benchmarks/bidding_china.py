@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 from bidding_speed_flexmeasures import machine
+from forecasting_datasets import read_cn_sais
 
 from bidding import BidProblem, clear_day_ahead, solve_day_ahead
 from bidding.checks import plan_violations
@@ -126,14 +127,7 @@ def pv_mw(intervals: pd.DatetimeIndex, capacity_mw: float) -> np.ndarray:
 
 def read_prices() -> pd.Series:
     """Realised clearing price [CNY/MWh] on the 15-min UTC grid, labelled by interval start."""
-    frame = pd.read_csv(PRICES)
-    day = pd.to_datetime(frame["day"], format="%Y/%m/%d")
-    clock = frame["time"].str.split(":")
-    minutes = clock.str[0].astype(int) * 60 + clock.str[1].astype(int)  # 24:00 -> 1440
-    end = day + pd.to_timedelta(minutes, unit="min")
-    start = pd.DatetimeIndex(end - pd.Timedelta(minutes=15)).tz_localize("Asia/Shanghai")
-    series = pd.Series(frame["clearing price (CNY/MWh)"].to_numpy(float), index=start)
-    return series.tz_convert("UTC").dropna().sort_index()
+    return read_cn_sais(PRICES)["price"].dropna()
 
 
 @dataclass
