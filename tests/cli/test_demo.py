@@ -147,3 +147,18 @@ def test_demo_refuses_a_day_without_prices(tmp_path: Path, run_vpp: RunVpp) -> N
     assert result.returncode == 2
     assert "da_price_per_mwh has no value at 2021-04-29T22:00:00+00:00" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_demo_month_has_metered_consumption_for_the_zero_carbon_report(
+    demo_run: tuple[Path, subprocess.CompletedProcess[str], str],
+    run_vpp: RunVpp,
+) -> None:
+    work, _, url = demo_run
+    env = {"VPP_DATABASE_URL": url}
+    args = ("settle", "--month", "2021-05", "--override-incomplete", "--by", "demo check")
+    result = run_vpp(*args, cwd=work, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "zero-carbon indicators" in result.stdout
+    assert "not available" not in result.stdout
+    assert "On-site renewables share of load" in result.stdout
+    assert "note: consumption readings are declared, not measured" in result.stdout

@@ -77,7 +77,7 @@ def test_zero_carbon_report_is_printed_and_exported_without_inventing_load(
     assert code == 0, text
     assert "zero-carbon indicators" in text
     assert text.count("not available") >= 5  # every indicator needs the park's consumption
-    assert "tenant loads are not recorded as telemetry" in text
+    assert "the park has no consumption meter" in text
     assert "on-site renewable generation: 28.000 MWh" in text  # 1 MW x 1 h x 28 days
     assert "simulated" in text
     with (out / "zero_carbon_cn-shandong_2026-02.csv").open(encoding="utf-8-sig") as handle:

@@ -6,7 +6,9 @@ what the day-ahead cycles stored (``vpp.db.settlement_store``), runs the pure se
 writes the export files. A month with missing data is refused unless an operator overrides
 with ``--override-incomplete --by NAME``, which the statements and the audit log record. The
 park's zero-carbon indicators are printed and exported beside the money, computed from the
-same stored month; an indicator whose inputs are not stored says so instead of a number.
+same stored month (park consumption from the stored consumption meters); an indicator whose
+inputs are not stored says so instead of a number. Demand-response events of the month are
+listed with their metered baseline's performance and pay.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def settle(
             else []
         )
         print_month(console, result, issued, files)
+        print_dr_events(console, result)
         print_zero_carbon(console, result, zero)
         if reconcile is not None:
             operator = read_operator_csv(reconcile)
@@ -162,6 +165,34 @@ def print_month(
         console.print(f"[yellow]issued with {len(result.problems())} data gaps (override)[/]")
     for path in files:
         console.print(f"wrote {path}")
+
+
+def print_dr_events(console: Console, result: MonthSettlement) -> None:
+    """Each DR event of the month: who, when, the delivery ratio and what it earned."""
+    if not result.dr_results:
+        return
+    inputs = result.inputs
+    table = Table(
+        "event",
+        "enterprise",
+        "product",
+        "start",
+        "baseline days",
+        "ratio",
+        f"amount [{inputs.currency}]",
+        title=f"{inputs.market_id} {inputs.month} demand-response events 需求响应",
+    )
+    for r in result.dr_results:
+        table.add_row(
+            str(r.event.id),
+            r.event.enterprise_id or "park",
+            r.event.product_id,
+            pd.Timestamp(r.event.start).tz_convert(inputs.timezone).strftime("%Y-%m-%d %H:%M"),
+            str(len(r.baseline.days_used)),
+            f"{r.performance.ratio:.1%}",
+            f"{r.performance.amount:,.2f}",
+        )
+    console.print(table)
 
 
 def print_zero_carbon(console: Console, result: MonthSettlement, report: ZeroCarbonReport) -> None:

@@ -3,8 +3,9 @@
 The settlement service is pure; this module is its database edge. :func:`load_month` turns
 what the day-ahead cycles stored (issued day statements, dispatch setpoints, device telemetry,
 contracts, assets, the PV and wind meters for the zero-carbon report) into
-:class:`~vpp.services.settle_month.MonthInputs`; tenant consumption is not stored, so the
-inputs say so rather than guess it.
+:class:`~vpp.services.settle_month.MonthInputs`, together with the consumption meters (park
+consumption for the zero-carbon report, tenant bills for shared savings, DR baselines), the
+stored DR events (whose days the baselines leave out) and the AGC commands scored for K.
 :func:`issue_month` stores the monthly statements: a new one is issued, one whose amounts
 changed is corrected as a new version, an identical one is left alone. A month with missing
 data is refused unless someone overrides, and the override is written to the audit log. The
@@ -21,6 +22,7 @@ from typing import Literal
 import pandas as pd
 from sqlmodel import Session
 
+from vpp.db.measured_store import agc_products, load_measured
 from vpp.db.repositories import (
     AssetRepository,
     AuditRepository,
@@ -49,7 +51,14 @@ from vpp.services.settle_month import (
 
 
 def load_month(session: Session, park_id: str, month: str, profile: MarketProfile) -> MonthInputs:
-    """Everything stored for ``park_id`` in ``month`` (``YYYY-MM``), read in one session."""
+    """Everything stored for ``park_id`` in ``month`` (``YYYY-MM``), read in one session.
+
+    Park consumption (``load_mw``) is the park's grid-connection meter if it has one, else the
+    sum of its tenant meters, NaN where a reading is missing; shared-savings tenants get their
+    metered bill savings; DR events come with the consumption history and the stored events of
+    the baselines' look-back; AGC awards are priced with the K value of the measured response.
+    What cannot be measured is listed in ``data_problems``.
+    """
     days = month_days(month)
     park = ParkRepository(session).get(park_id)
     if park.market_id != profile.market_id:
@@ -93,6 +102,8 @@ def load_month(session: Session, park_id: str, month: str, profile: MarketProfil
         index=committed.index,
     )
     generation, quality = _generation(telemetry, assets, month, profile)
+    awarded = {d: got for d in days if (got := awards.list_for_day(profile.market_id, d))}
+    measured = load_measured(session, park_id, month, assets, contracts, awarded, profile)
     return MonthInputs(
         month=month,
         market_id=profile.market_id,
@@ -108,11 +119,20 @@ def load_month(session: Session, park_id: str, month: str, profile: MarketProfil
         metered_mw=metered,
         product_labels={p.id: p.id for p in profile.products},
         asset_specs={a.spec.id: a.spec for a in assets},
-        awards={d: awarded for d in days if (awarded := awards.list_for_day(profile.market_id, d))},
+        awards=awarded,
         energy_products=frozenset(p.id for p in profile.products if p.kind == "energy"),
+        btm_savings=measured.btm_savings,
         generation_mw=generation,
-        load_mw=None,  # tenant loads are not stored: the schema has no consumption meter
+        load_mw=measured.load_mw,
         telemetry_quality=quality,
+        load_quality=measured.load_quality,
+        consumption_mw=measured.consumption_mw,
+        dr_events=measured.dr_events,
+        dr_history=measured.dr_history,
+        dr_products={p.id: p for p in profile.products if p.kind == "dr"},
+        agc_products=agc_products(profile),
+        agc_amounts=measured.agc_amounts,
+        data_problems=measured.problems,
     )
 
 

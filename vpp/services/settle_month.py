@@ -9,9 +9,15 @@ negative, attributed to whoever under-delivered pro rata to shortfall, and stays
 aggregator when positive. Shortfall and performance come from the dispatch setpoints against
 the device meters (device metering, baseline zero for batteries: market-rules §4.1).
 
-A month is complete when every day has its statements and every committed interval has a
-meter value; otherwise :attr:`MonthSettlement.complete` is False and the caller must not
-issue unless an operator overrides, which the statements then say. This module takes the
+Demand-response events stored for the month are settled on the tenant's consumption meter
+against the product's metered baseline (``vpp.services.settle_measured``) and their pay or
+penalty joins that tenant's revenue; AGC awards are valued on the market side with the K value
+of the measured response.
+
+A month is complete when every day has its statements, every committed interval has a
+meter value and nothing the month needs measured (DR events, AGC, shared savings) is missing;
+otherwise :attr:`MonthSettlement.complete` is False and the caller must not issue unless an
+operator overrides, which the statements then say. This module takes the
 stored data as arguments and returns draft statements; storing them is the caller's job.
 """
 
@@ -29,14 +35,16 @@ import pandas as pd
 from vpp.domain.assets import AssetSpec, PvSpec, WindSpec
 from vpp.domain.bids import Award, Statement, StatementLine
 from vpp.domain.declared_baseline import asset_baseline
+from vpp.domain.demand_response import DrEvent, DrResult
 from vpp.domain.errors import InvalidInputError
-from vpp.domain.market import CarbonGreen
+from vpp.domain.market import CarbonGreen, Product
 from vpp.domain.park import Contract, Enterprise
 from vpp.domain.settlement import to_money
 from vpp.domain.timegrid import local_midnight
 from vpp.domain.waterfall import EnterpriseMonth, Waterfall, build_waterfall
 from vpp.domain.zero_carbon import ZeroCarbonReport, unavailable_report, zero_carbon_report
 from vpp.services.settle_day import AGGREGATOR, IMBALANCE_LABEL, IMBALANCE_PRODUCT
+from vpp.services.settle_measured import settle_dr_events
 
 ZERO = Decimal("0.00")
 
@@ -86,9 +94,27 @@ class MonthInputs:
     """Metered output of the on-site PV and wind assets on every interval of the month (rows)
     per asset (columns) [MW]; NaN = no reading; None = not read."""
     load_mw: pd.Series | None = None
-    """Park consumption on every interval of the month, >= 0 [MW]; None = not stored."""
+    """Park consumption on every interval of the month, >= 0 [MW]; NaN = no reading;
+    None = the park has no consumption meter."""
     telemetry_quality: frozenset[str] = frozenset()
     """Quality flags of the generation readings (``measured``, ``simulated`` ...)."""
+    load_quality: frozenset[str] = frozenset()
+    """Quality flags of the consumption readings."""
+    consumption_mw: Mapping[str | None, pd.Series] = field(default_factory=dict)
+    """Consumption meter per enterprise (None = the park) from the DR baselines' look-back to
+    the month's end, >= 0 [MW]; NaN = no reading."""
+    dr_events: list[DrEvent] = field(default_factory=list)
+    """Demand-response events starting in the month."""
+    dr_history: list[DrEvent] = field(default_factory=list)
+    """Every stored event from the start of the look-back: their days leave the baselines."""
+    dr_products: Mapping[str, Product] = field(default_factory=dict)
+    """The profile's DR products by id (their ``mv`` sections)."""
+    agc_products: frozenset[str] = frozenset()
+    """Ids of the profile's AGC products paid by mileage x price x K."""
+    agc_amounts: Mapping[tuple[date, str], Decimal] = field(default_factory=dict)
+    """AGC mileage pay from measured K per (local day, product) [currency]."""
+    data_problems: tuple[str, ...] = ()
+    """What the loader could not measure (BTM savings, AGC performance ...), one line each."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +129,15 @@ class MonthSettlement:
     missing_days: list[date]
     missing_meter: dict[str, int]
     """Committed intervals without a meter value, per asset."""
+    dr_results: list[DrResult] = field(default_factory=list)
+    """Each DR event of the month with its baseline and performance."""
+    measure_problems: list[str] = field(default_factory=list)
+    """What could not be measured (loader problems and DR events)."""
 
     @property
     def complete(self) -> bool:
-        """Every day settled and every committed interval metered."""
-        return not self.missing_days and not self.missing_meter
+        """Every day settled, every committed interval metered, every measurement possible."""
+        return not self.missing_days and not self.missing_meter and not self.measure_problems
 
     def problems(self) -> list[str]:
         """What is missing, one readable line each."""
@@ -116,7 +146,7 @@ class MonthSettlement:
             f"{a}: {n} committed intervals without meter data"
             for a, n in sorted(self.missing_meter.items())
         ]
-        return out
+        return out + self.measure_problems
 
 
 def statement_id(owner: str, market_id: str, month: str) -> str:
@@ -214,6 +244,16 @@ def settle_month(inputs: MonthInputs) -> MonthSettlement:
                     attributed += line.amount
         residual = sum((s.total for s in stored), ZERO) - attributed
         gains, losses = (gains + residual, losses) if residual > 0 else (gains, losses + residual)
+    dr_results, dr_problems = measure_dr_events(inputs)
+    for result in dr_results:
+        owner, amount = result.event.enterprise_id, result.performance.amount
+        if owner in revenue:
+            per = revenue[owner]
+            per[result.event.product_id] = per.get(result.event.product_id, ZERO) + amount
+        elif amount > 0:
+            gains += amount  # a park-wide event has no tenant to attribute it to
+        else:
+            losses += amount
     daily, missing_meter = measure_delivery(inputs)
     totals = daily.groupby(level="enterprise_id").sum() if len(daily) else daily
     months = []
@@ -239,7 +279,22 @@ def settle_month(inputs: MonthInputs) -> MonthSettlement:
     )
     statements = [_statement(e, inputs, days, waterfall.enterprise_lines[e]) for e in ids]
     statements.append(_statement(AGGREGATOR, inputs, days, waterfall.aggregator_lines))
-    return MonthSettlement(inputs, waterfall, statements, daily, missing_days, missing_meter)
+    problems = [*inputs.data_problems, *dr_problems]
+    return MonthSettlement(
+        inputs, waterfall, statements, daily, missing_days, missing_meter, dr_results, problems
+    )
+
+
+def measure_dr_events(inputs: MonthInputs) -> tuple[list[DrResult], list[str]]:
+    """The month's DR events settled on their consumption meters, and what was missing."""
+    return settle_dr_events(
+        inputs.dr_events,
+        inputs.dr_history,
+        inputs.consumption_mw,
+        inputs.dr_products,
+        inputs.timezone,
+        inputs.interval_minutes,
+    )
 
 
 def with_override_note(statement: Statement, by: str, problems: list[str]) -> Statement:
@@ -267,8 +322,8 @@ def _statement(
 
 
 NO_LOAD = (
-    "park consumption is not stored: tenant loads are not recorded as telemetry (only the "
-    "enrolled assets' power is), so self-consumption, shares and carbon cannot be computed"
+    "park consumption is not stored: the park has no consumption meter (tenant or "
+    "grid-connection), so self-consumption, shares and carbon cannot be computed"
 )
 
 
@@ -285,6 +340,9 @@ def zero_carbon_month(inputs: MonthInputs, carbon: CarbonGreen) -> ZeroCarbonRep
     notes = tuple(
         f"on-site generation readings are {q}, not measured"
         for q in sorted(inputs.telemetry_quality - {"measured"})
+    ) + tuple(
+        f"consumption readings are {q}, not measured"
+        for q in sorted(inputs.load_quality - {"measured"})
     )
     if generation is None:
         return unavailable_report(
@@ -329,14 +387,21 @@ RECONCILE_COLUMNS = ["day", "product_id", "ours", "operator", "difference", "mat
 def award_amounts(inputs: MonthInputs) -> pd.DataFrame:
     """What the awards are worth per local day and product [currency], to the cent.
 
-    Energy: signed MW (sell > 0) x price x hours; other products: MW x price x hours; and the
-    imbalance of each settled day (metered position against the award, as the aggregator's day
-    statement records it) under the product ``imbalance``.
+    Energy: signed MW (sell > 0) x price x hours; AGC products: mileage x price x K from the
+    measured performance (``inputs.agc_amounts``; a day without it has no row, and the loader
+    reported why); other products: MW x price x hours; DR events: their pay or penalty against
+    the metered baseline; and the imbalance of each settled day (metered position against the
+    award, as the aggregator's day statement records it) under the product ``imbalance``.
     """
     hours = Decimal(str(inputs.interval_minutes / 60))
-    sums: dict[tuple[date, str], Decimal] = {}
+    sums: dict[tuple[date, str], Decimal] = dict(inputs.agc_amounts)
+    for result in measure_dr_events(inputs)[0]:
+        key = (result.event.day(inputs.timezone), result.event.product_id)
+        sums[key] = sums.get(key, ZERO) + result.performance.amount
     for day, awards in inputs.awards.items():
         for a in awards:
+            if a.product_id in inputs.agc_products:
+                continue
             mw = a.signed_mw if a.product_id in inputs.energy_products else a.quantity_mw
             key = (day, a.product_id)
             sums[key] = sums.get(key, ZERO) + Decimal(str(mw)) * Decimal(str(a.price)) * hours

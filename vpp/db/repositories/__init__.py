@@ -11,20 +11,28 @@ from vpp.db.repositories.assets import AssetRepository
 from vpp.db.repositories.audit import AuditEntry, AuditRepository
 from vpp.db.repositories.bids import ALLOWED_TRANSITIONS, AwardRepository, BidRepository
 from vpp.db.repositories.dispatch import DispatchRepository
+from vpp.db.repositories.metering import (
+    AgcSetpointRepository,
+    ConsumptionRepository,
+    DrEventRepository,
+)
 from vpp.db.repositories.parks import ParkRepository
 from vpp.db.repositories.statements import StatementRepository
 from vpp.db.repositories.telemetry import TelemetryPoint, TelemetryRepository
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "AgcSetpointRepository",
     "AssetRepository",
     "AuditEntry",
     "AuditRepository",
     "AwardRepository",
     "BidRepository",
     "ConsentRepository",
+    "ConsumptionRepository",
     "ContractRepository",
     "DispatchRepository",
+    "DrEventRepository",
     "ParkRepository",
     "StatementRepository",
     "TelemetryPoint",
