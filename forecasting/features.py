@@ -51,16 +51,25 @@ def lookup(series: pd.Series, times: pd.DatetimeIndex) -> np.ndarray:
 
 def min_lag_days(known: KnownHistory) -> int:
     """Smallest whole number of local days [d] whose lag is known at issue time for all of D."""
+    return first_known_lag(known.horizon, known.tz, known.issue_time)
+
+
+def first_known_lag(horizon: pd.DatetimeIndex, tz: str, issue_time: pd.Timestamp) -> int:
+    """Smallest lag [d] whose values for every interval of ``horizon`` precede ``issue_time``."""
     for days in range(1, 60):
-        if (same_clock_earlier(known.horizon, known.tz, days) < known.issue_time).all():
+        if (same_clock_earlier(horizon, tz, days) < issue_time).all():
             return days
     raise InvalidInputError("issue time is more than 60 days before the forecast day")
 
 
+def lags_from(first: int) -> tuple[int, ...]:
+    """Lag days [d] from the shortest allowed one: it, the next, and a week or two."""
+    return tuple(sorted({first, first + 1, *(d for d in LAG_DAYS if d >= first)}))
+
+
 def allowed_lags(known: KnownHistory) -> tuple[int, ...]:
     """Lag days [d] usable for day D: the shortest allowed one, the next, and a week or two."""
-    first = min_lag_days(known)
-    return tuple(sorted({first, first + 1, *(d for d in LAG_DAYS if d >= first)}))
+    return lags_from(min_lag_days(known))
 
 
 @lru_cache(maxsize=64)

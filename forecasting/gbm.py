@@ -3,7 +3,8 @@
 One booster per quantile level, trained on the recent history known at issue time with the
 features of :mod:`forecasting.features`. A fitted model can be reused for later issue times
 (a weekly refit in backtests) because it only ever saw data before its own issue time. Several
-series can share one *global* model: their rows are stacked with a ``series_id`` feature.
+series can share one model: their rows are stacked with a ``series_id`` feature (a handful of
+meters; for hundreds, :mod:`forecasting.global_gbm` scales each series instead).
 Training is deterministic (fixed seed, ``deterministic=True``) and single-threaded by default
 (see :class:`GbmParams`).
 """
@@ -84,6 +85,45 @@ def _design(
     return build_features(index, known, lags, country)
 
 
+def train_boosters(
+    matrix: np.ndarray,
+    target: np.ndarray,
+    columns: Sequence[str],
+    levels: Sequence[float],
+    params: GbmParams,
+    categorical: Sequence[str] = (),
+) -> dict[float, lgb.Booster]:
+    """One quantile booster per level on a ready design matrix (rows x ``columns``)."""
+    boosters = {}
+    for level in levels:
+        settings = {
+            "objective": "quantile",
+            "alpha": float(level),
+            "num_leaves": params.num_leaves,
+            "learning_rate": params.learning_rate,
+            "min_data_in_leaf": params.min_data_in_leaf,
+            "lambda_l2": params.lambda_l2,
+            "feature_fraction": params.feature_fraction,
+            "seed": params.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": params.num_threads,
+            "verbosity": -1,
+            **params.extra,
+        }
+        dataset = lgb.Dataset(
+            matrix,
+            label=target,
+            feature_name=list(columns),
+            categorical_feature=list(categorical) if categorical else "auto",
+            free_raw_data=True,
+        )
+        boosters[float(level)] = lgb.train(
+            settings, dataset, num_boost_round=params.num_boost_round
+        )
+    return boosters
+
+
 def fit_gbm(
     histories: Sequence[KnownHistory],
     levels: Sequence[float],
@@ -133,34 +173,10 @@ def fit_gbm(
             hint=f"give at least {MIN_TRAIN_ROWS} intervals of history before the issue time",
         )
     columns = tuple(design.columns)
-    matrix = design.to_numpy(dtype=float)
-    boosters = {}
-    for level in levels:
-        settings = {
-            "objective": "quantile",
-            "alpha": float(level),
-            "num_leaves": params.num_leaves,
-            "learning_rate": params.learning_rate,
-            "min_data_in_leaf": params.min_data_in_leaf,
-            "lambda_l2": params.lambda_l2,
-            "feature_fraction": params.feature_fraction,
-            "seed": params.seed,
-            "deterministic": True,
-            "force_row_wise": True,
-            "num_threads": params.num_threads,
-            "verbosity": -1,
-            **params.extra,
-        }
-        dataset = lgb.Dataset(
-            matrix,
-            label=target,
-            feature_name=list(columns),
-            categorical_feature=["series_id"] if series_ids else "auto",
-            free_raw_data=True,
-        )
-        boosters[float(level)] = lgb.train(
-            settings, dataset, num_boost_round=params.num_boost_round
-        )
+    categorical = ("series_id",) if series_ids else ()
+    boosters = train_boosters(
+        design.to_numpy(dtype=float), target, columns, levels, params, categorical
+    )
     return FittedGbm(
         boosters=boosters,
         columns=columns,

@@ -39,6 +39,18 @@ def test_load_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> Non
     assert out.with_suffix(".md").read_text().strip()
 
 
+def test_scale_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
+    """Five series derived from the steel-plant load: one global model, timed and scored."""
+    out = tmp_path / "scale"
+    result = run("forecasting_scale.py", "--smoke", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.with_suffix(".json").read_text())
+    (size,) = report["sizes"]
+    assert size["series"] == 5 and size["seconds"] > 0
+    assert 0 < size["rmae_pooled"] < 1.5
+    assert "| 5 |" in out.with_suffix(".md").read_text()
+
+
 def test_price_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "prices"
     result = run("forecasting_prices.py", "--smoke", "--out", str(out))
