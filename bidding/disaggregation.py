@@ -1,7 +1,8 @@
 """From the solved model back to assets: per-asset trajectories, split pro rata within groups.
 
 An aggregated group's power, charge, discharge, SoC and reserves are split between its members
-in proportion to their power rating, which is exact for scaled copies (see
+in proportion to their power rating, which is exact for scaled copies; a virtual battery splits
+the change of stored energy the same way on top of each member's own initial energy (see
 ``bidding.aggregation``). Second-stage quantities are reported as their scenario-weighted mean:
 by convexity that mean is itself a feasible plan for every device.
 """
@@ -45,7 +46,10 @@ def asset_frames(
     names: dict[str, list[str]] = {}
 
     def put(quantity: str, group: AssetGroup, values: FloatArray) -> None:
-        columns.setdefault(quantity, []).append(np.outer(values, group.shares))
+        split = np.outer(values, group.shares)
+        if quantity.startswith("soc_") and group.soc_offset_mwh is not None:
+            split += group.soc_offset_mwh  # a virtual battery splits the change of energy
+        columns.setdefault(quantity, []).append(split)
         names.setdefault(quantity, []).extend(group.members)
 
     for group in groups:

@@ -71,7 +71,12 @@ class BidProblem:
     agc_k : float
         AGC performance index used in pay [-].
     aggregate : bool
-        Merge batteries that are scaled copies of each other into one (exact).
+        Merge batteries that are scaled copies of each other into one (exact), and, per
+        ``virtual_groups``, cluster the rest into virtual batteries.
+    virtual_groups : int, optional
+        About how many virtual batteries to model batteries that are not scaled copies with
+        (an inner approximation: every member's plan stays feasible; some flexibility is given
+        up). 0 never; ``None`` (default) only beyond 2,000 batteries after the exact merge.
     time_limit_s : float, optional
         Solver time limit [s].
     exact_mip : bool or None
@@ -105,6 +110,7 @@ class BidProblem:
     agc_mileage_per_mw_h: float = AGC_MILEAGE_PER_MW_H
     agc_k: float = AGC_K
     aggregate: bool = True
+    virtual_groups: int | None = None
     time_limit_s: float | None = None
     exact_mip: bool | None = None
     reserve_eligible: Mapping[str, Collection[str]] | None = None

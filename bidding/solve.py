@@ -89,7 +89,12 @@ class Solved:
 def solve_model(prep: Prepared, **build: object) -> Solved:
     """Build and solve; raise :class:`InfeasibleProblemError` with reasons when impossible."""
     t0 = time.perf_counter()
-    groups = group_assets(prep.assets, prep.problem.aggregate, prep.problem.reserve_eligible)
+    groups = group_assets(
+        prep.assets,
+        prep.problem.aggregate,
+        prep.problem.reserve_eligible,
+        prep.problem.virtual_groups,
+    )
     ctx = build_model(prep, groups, **build)  # type: ignore[arg-type]
     t1 = time.perf_counter()
     solution = _solve_relax_and_fix(ctx, prep)
