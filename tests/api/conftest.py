@@ -1,6 +1,7 @@
 """API fixtures: an app on a fresh database, a seeded park with two tenants and their keys.
 
-``api_url`` is a fresh SQLite file per test; ``backend_url`` is parametrised over SQLite and a
+``api_url`` is a fresh SQLite file per test; ``redis_store`` is the local Redis with a key prefix
+of the test's own (skipping with the reason when Redis does not answer); ``backend_url`` is parametrised over SQLite and a
 throw-away PostgreSQL database (``VPP_TEST_POSTGRES_URL`` or the local default), skipping the
 PostgreSQL half with the reason when no server answers.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
@@ -26,6 +28,7 @@ from vpp.settings import Settings
 
 ADMIN_KEY = "test-admin-key-" + "x" * 32
 ADMIN = {"X-API-Key": ADMIN_KEY}
+REDIS_URL = os.environ.get("VPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get(
     "VPP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -164,3 +167,29 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         return
     with postgres_database() as url:
         yield url
+
+
+@dataclass(frozen=True)
+class RedisStore:
+    """A reachable Redis and a key prefix no other test uses."""
+
+    url: str
+    prefix: str
+
+
+@pytest.fixture
+def redis_store() -> Iterator[RedisStore]:
+    """The local Redis with a fresh key prefix, its keys deleted afterwards; skips when down."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        client.close()
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
+    prefix = f"vpp-test:{secrets.token_hex(6)}:"
+    try:
+        yield RedisStore(REDIS_URL, prefix)
+    finally:
+        for key in client.scan_iter(match=prefix + "*"):
+            client.delete(key)
+        client.close()

@@ -2,11 +2,14 @@
 answers 404 or 403 with none of the owner's data, on SQLite and on PostgreSQL.
 
 The table of calls is checked against the app's routes, so a new enterprise-scoped route fails
-this test until it is added here.
+this test until it is added here. ``PROBES`` tries ent-a's ids (asset, site, contract, consent,
+statement, enterprise) from ent-b's own paths: each answer must equal the one for an id ent-b
+holds itself (creates of global ids) or for an id nobody has (every lookup).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -182,3 +185,76 @@ def test_other_tenants_get_nothing(backend_url: str) -> None:
             "/v1/audit", params={"actor": f"enterprise:{world.key_ids['ent_b']}"}, headers=ADMIN
         )
         assert [e["action"] for e in audit.json()["items"]] == ["contract.add"]
+
+
+Kwargs = Callable[[str], dict[str, object]]
+NONE: Kwargs = lambda probe: {}  # noqa: E731
+B = "/v1/enterprises/ent-b"
+PROBES: list[tuple[str, str, str, str, Kwargs]] = [
+    # (ent-a's id, what ent-b compares it with, method, path, request built around the id)
+    ("a-bat-1", "b-own-1", "POST", B + "/assets", lambda p: {"json": _asset(p, None)}),
+    ("a-main", "no-site", "POST", B + "/assets", lambda p: {"json": _asset("b-new", p)}),
+    ("c-a-2026", "b-own-1", "POST", B + "/contracts", lambda p: {"json": {**CONTRACT, "id": p}}),
+    (
+        "c-a-2026",
+        "no-contract",
+        "POST",
+        B + "/consents",
+        lambda p: {"json": _consent(p, "b-own-1")},
+    ),
+    ("a-bat-1", "no-asset", "POST", B + "/consents", lambda p: {"json": _consent("b-own-1", p)}),
+    ("1", "999", "POST", B + "/consents/{}/revoke", NONE),
+    ("a-bat-1", "no-asset", "GET", B + "/assets/{}", NONE),
+    ("a-bat-1", "no-asset", "PATCH", B + "/assets/{}", lambda p: {"json": {"nominated_mw": 0.1}}),
+    ("a-bat-1", "no-asset", "GET", B + "/assets/{}/outages", NONE),
+    ("a-bat-1", "no-asset", "POST", B + "/assets/{}/outages", lambda p: {"json": OUTAGE}),
+    ("a-bat-1", "no-asset", "GET", B + "/assets/{}/telemetry", lambda p: {"params": DAY}),
+    ("a-bat-1", "no-asset", "POST", B + "/assets/{}/telemetry", lambda p: {"json": POINTS}),
+    ("st-a-1", "no-statement", "GET", B + "/statements/{}", NONE),
+    ("ent-a", "no-ent", "GET", "/v1/enterprises/{}", NONE),
+    ("ent-a", "no-ent", "GET", "/v1/enterprises/{}/assets/a-bat-1", NONE),
+]
+
+
+def _asset(asset_id: str, site_id: str | None) -> dict[str, object]:
+    return {**BATTERY, "site_id": site_id, "spec": {**BATTERY["spec"], "id": asset_id}}
+
+
+def _consent(contract_id: str, asset_id: str) -> dict[str, object]:
+    return {**CONSENT, "contract_id": contract_id, "asset_ids": [asset_id]}
+
+
+def _answer(
+    client: TestClient, world: World, probe: str, method: str, path: str, kwargs: Kwargs
+) -> tuple[int, str]:
+    """Status and problem body of ent-b's call with ``probe``, the probe itself blanked out."""
+    answer = client.request(method, path.format(probe), headers=world.ent_b, **kwargs(probe))  # type: ignore[arg-type]
+    shown = {k: v for k, v in answer.json().items() if k not in ("instance", "request_id")}
+    return answer.status_code, str(shown).replace(probe, "<id>")
+
+
+def test_probing_cannot_tell_another_tenants_ids_from_own_or_missing_ones(
+    backend_url: str,
+) -> None:
+    """ent-b gets the same answer for ent-a's ids as for its own or for ids nobody has.
+
+    Asset and contract ids are global, so creating one that exists anywhere must fail (409):
+    there the answer for ent-a's id equals the answer for an id ent-b itself holds. For every
+    lookup the answer equals the one for an id that does not exist.
+    """
+    with build_client(backend_url) as client:
+        world = seed_world(client)
+        _seed_owner(client, world)
+        for path, body in (
+            ("assets", _asset("b-own-1", None)),
+            ("contracts", {**CONTRACT, "id": "b-own-1"}),
+        ):
+            created = client.post(f"{B}/{path}", json=body, headers=world.ent_b)
+            assert created.status_code == 201, created.text
+        before = _snapshot(client, world)
+        for foreign, baseline, method, path, kwargs in PROBES:
+            seen = _answer(client, world, foreign, method, path, kwargs)
+            expected = _answer(client, world, baseline, method, path, kwargs)
+            assert seen == expected, (method, path, foreign)
+            assert seen[0] in (404, 409), (method, path, seen)
+        assert _snapshot(client, world) == before

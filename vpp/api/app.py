@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade(settings.database_url)
         yield
+        app.state.rate_limiter.close()
         engine.dispose()
 
     app = FastAPI(

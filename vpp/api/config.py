@@ -30,6 +30,17 @@ class ApiSettings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per minute per credential (token bucket)."
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (redis://host:6379/0) of a rate-limit store shared by all workers;"
+        " unset: each worker limits on its own.",
+    )
+    rate_limit_prefix: str = Field(
+        default="vpp:ratelimit:",
+        min_length=1,
+        max_length=64,
+        description="Prefix of the Redis keys holding the buckets.",
+    )
     max_body_bytes: int = Field(
         default=2_000_000, ge=1_024, description="Largest request body accepted [bytes]."
     )

@@ -48,6 +48,13 @@ class RateLimitedError(VppError):
         super().__init__(message, hint=hint)
 
 
+class RateLimitStoreError(VppError):
+    """The shared rate-limit store (Redis) cannot be reached when the API starts."""
+
+    kind = "rate-limit-store-unavailable"
+    status = 503
+
+
 class RowsRejectedError(InvalidInputError):
     """A batch had invalid rows and nothing was written; ``rejected`` lists each one."""
 

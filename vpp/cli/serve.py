@@ -14,6 +14,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from vpp.api.config import ApiSettings
+from vpp.api.ratelimit import connect_redis
 from vpp.cli.options import parse_instant
 from vpp.db.engine import make_engine
 from vpp.db.migrate import upgrade
@@ -42,16 +44,23 @@ def serve(
         float, typer.Option(min=0.001, help="Replay speed, x real time (with --replay-from).")
     ] = 1.0,
 ) -> None:
-    """Serve the API and run the scheduler; the database is migrated at start-up."""
+    """Serve the API and run the scheduler; the database is migrated at start-up.
+
+    With ``VPP_REDIS_URL`` set, the workers share their rate-limit buckets in that Redis; the
+    command stops at once, before any worker starts, when Redis does not answer.
+    """
     settings = get_settings()
+    check_rate_limit_store(ApiSettings())
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     # one line per tick is noise; failures and misfires still show at WARNING
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    # Migrate once here, before the workers start: each worker's app also migrates at start-up,
+    # and on a fresh database several workers doing so at once race on creating the tables.
+    upgrade(settings.database_url)
     with ExitStack() as stack:
         if scheduler:
-            upgrade(settings.database_url)
             engine = make_engine(settings.database_url)
             stack.callback(engine.dispose)
             channel = stack.enter_context(device_channel(settings))
@@ -71,3 +80,9 @@ def serve(
             mode = f"replay from {replay_from} at {speed:g}x" if clock else "live"
             typer.echo(f"scheduler running ({mode})")
         uvicorn.run("vpp.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+def check_rate_limit_store(api_settings: ApiSettings) -> None:
+    """Raise :class:`RateLimitStoreError` (printed by the CLI) when Redis does not answer."""
+    if api_settings.redis_url is not None:
+        connect_redis(api_settings.redis_url).close()

@@ -24,6 +24,9 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 
+CLOCK_PATTERN = r"^([01][0-9]|2[0-4]):[0-5][0-9](:[0-5][0-9])?$"
+"""``HH:MM`` (or ``HH:MM:SS``) as the JSON schema documents it; :func:`clock_minutes` validates."""
+
 
 def clock_minutes(text: str) -> int:
     """Minutes after local midnight of a ``HH:MM`` clock string; ``24:00`` is 1440."""
@@ -41,8 +44,14 @@ class DailyWindow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: str = Field(description="Local clock time HH:MM when the window opens.")
-    end: str = Field(description="Local clock time HH:MM when it closes (24:00 = midnight).")
+    start: str = Field(
+        description="Local clock time HH:MM when the window opens.",
+        json_schema_extra={"pattern": CLOCK_PATTERN},
+    )
+    end: str = Field(
+        description="Local clock time HH:MM when it closes (24:00 = midnight).",
+        json_schema_extra={"pattern": CLOCK_PATTERN},
+    )
 
     @field_validator("start", "end")
     @classmethod

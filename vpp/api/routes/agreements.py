@@ -15,7 +15,7 @@ from sqlmodel import Session
 from vpp.api.deps import JSON_BODY, AgreementWrite, EngineDep, TenantRead
 from vpp.api.schemas.agreements import ConsentCreate, ConsentPublic, ContractCreate
 from vpp.api.schemas.common import Cursor, Limit, Page, page_after
-from vpp.db.engine import session_scope
+from vpp.db.engine import conflicts_as, session_scope
 from vpp.db.repositories import (
     AssetRepository,
     AuditRepository,
@@ -35,7 +35,8 @@ router = APIRouter(prefix="/v1/enterprises/{enterprise_id}", tags=["agreements"]
 def add_contract(body: ContractCreate, call: AgreementWrite, engine: EngineDep) -> Contract:
     """Record revenue-share terms between the aggregator and the enterprise."""
     contract = body.to_domain(call.enterprise_id)
-    with session_scope(engine) as session:
+    # a concurrent create of the same id (another worker) loses at commit: 409, not 500
+    with conflicts_as(f"contract {contract.id} already exists"), session_scope(engine) as session:
         ContractRepository(session).add(contract)
         AuditRepository(session).record(
             call.principal.actor, "contract.add", "contract", contract.id, after=contract

@@ -3,6 +3,12 @@
 Every query goes through the enterprise in the path (checked against the caller by ``Tenant``
 and filtered on in SQL by the repositories). A change of spec or nomination resets the
 verification status, since the verified capacity no longer describes the asset.
+
+Asset ids are global (one ``assets`` primary key), so enrolling an id that any tenant holds must
+fail: it answers the same 409 whether the holder is the caller or another enterprise, and every
+lookup of another tenant's id answers exactly like an id that does not exist
+(``tests/api/test_isolation.py``). What remains visible is only that an id is taken; per-tenant
+id namespaces would need a migration of every table keyed by asset id.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from vpp.api.deps import JSON_BODY, EngineDep, TenantRead, TenantWrite
 from vpp.api.errors import PermissionDeniedError
 from vpp.api.schemas.assets import AssetCreate, AssetPublic, AssetUpdate, OutageCreate, OutagePublic
 from vpp.api.schemas.common import Cursor, Limit, Page, page_after
-from vpp.db.engine import session_scope
+from vpp.db.engine import conflicts_as, session_scope
 from vpp.db.repositories import AssetRepository, AuditRepository
 from vpp.db.repositories.outages import OutageRepository
 from vpp.domain.errors import InvalidInputError
@@ -36,7 +42,11 @@ def enrol_asset(body: AssetCreate, call: TenantWrite, engine: EngineDep) -> Asse
         site_id=body.site_id,
         nominated_mw=body.nominated_mw,
     )
-    with session_scope(engine) as session:
+    # a concurrent create of the same id (another worker) loses at commit: 409, not 500
+    with (
+        conflicts_as(f"asset id {asset.spec.id} is already enrolled"),
+        session_scope(engine) as session,
+    ):
         AssetRepository(session).add(asset)
         AuditRepository(session).record(
             call.principal.actor, "asset.enrol", "asset", asset.spec.id, after=asset

@@ -1,7 +1,12 @@
-"""Liveness and readiness: /healthz answers while the process runs, /readyz checks the database."""
+"""Liveness and readiness: /healthz answers while the process runs, /readyz checks the database.
+
+/healthz names the worker process (``worker_pid``) that answered, so an operator (and the
+multi-worker test) can tell which of several uvicorn workers served a request.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -24,7 +29,7 @@ def get_engine(request: Request) -> Engine:
 @router.get("/healthz", summary="Liveness")
 def healthz() -> dict[str, str]:
     """The process is up."""
-    return {"status": "ok", "version": __version__}
+    return {"status": "ok", "version": __version__, "worker_pid": str(os.getpid())}
 
 
 @router.get("/readyz", summary="Readiness (database reachable)")

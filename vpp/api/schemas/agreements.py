@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from vpp.domain.park import ConsentRecord, Contract, ContractScheme
+from vpp.domain.park import ConsentRecord, Contract, ContractScheme, Slug
+
+MAX_AMOUNT = 1e12
+"""Largest fee or guarantee accepted [currency units]; the stored columns hold 14 digits."""
 
 
 class ContractCreate(BaseModel):
@@ -28,11 +31,11 @@ class ContractCreate(BaseModel):
         },
     )
 
-    id: str = Field(min_length=1, max_length=64)
+    id: Slug
     scheme: ContractScheme = "percentage_split"
     aggregator_share: float = Field(default=0.2, ge=0, le=1)
-    capacity_fee_per_mw_month: float | None = Field(default=None, ge=0)
-    min_guarantee: float | None = Field(default=None, ge=0)
+    capacity_fee_per_mw_month: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    min_guarantee: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     savings_share: float | None = Field(default=None, ge=0, le=1)
     penalty_pass_through: Literal["pro_rata_shortfall", "aggregator_bears", "none"] = (
         "pro_rata_shortfall"
