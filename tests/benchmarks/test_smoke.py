@@ -89,3 +89,17 @@ def test_dispatch_10k_benchmark_smoke(tmp_path: Path) -> None:
         assert s["devices"] > 0 and s["confirmed_min"] == s["devices"], s
         assert s["warmup_confirmed"] == s["devices"], s
     assert "| mixed |" in out.with_suffix(".md").read_text()
+
+
+def test_virtual_battery_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
+    """60 unlike batteries on a real DE-LU day: exact vs 4 and 8 virtual batteries."""
+    out = tmp_path / "virtual"
+    result = run("bidding_virtual.py", "--smoke", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.with_suffix(".json").read_text())
+    exact, *virtual = report["loss"]
+    assert exact["groups"] == "exact" and [r["groups"] for r in virtual] == [4, 8]
+    for row in report["loss"]:
+        assert row["violations"] == 0  # every member's derived plan is feasible on its own
+    # an inner approximation: never above the exact revenue
+    assert all(r["revenue_eur"] <= exact["revenue_eur"] + 1e-6 for r in virtual)
