@@ -127,6 +127,53 @@ class KnownHistory:
         )
 
 
+def issue_and_horizon(
+    issue_time: pd.Timestamp, day: date, tz: str, interval_minutes: int
+) -> tuple[pd.Timestamp, pd.DatetimeIndex]:
+    """The issue time in UTC and the intervals of day D, after checking they fit together.
+
+    Raises
+    ------
+    InvalidInputError
+        A bad interval, a naive issue time, or an issue time after the start of day D.
+    """
+    check_interval_minutes(interval_minutes)
+    if not isinstance(issue_time, pd.Timestamp) or issue_time.tzinfo is None:
+        raise InvalidInputError(
+            f"issue time {issue_time!r} is not a tz-aware timestamp",
+            hint="pass e.g. pd.Timestamp('2024-03-01T08:00', tz='Asia/Shanghai')",
+        )
+    issue = issue_time.tz_convert("UTC")
+    horizon = day_intervals(day, tz, interval_minutes)
+    if issue > horizon[0]:
+        raise InvalidInputError(
+            f"issue time {issue.isoformat()} is after the start of day {day} "
+            f"({horizon[0].isoformat()})",
+            hint="a day-ahead forecast must be issued before the day starts",
+        )
+    return issue, horizon
+
+
+def on_grid(frame: pd.DataFrame, name: str, interval_minutes: int) -> pd.DataFrame:
+    """``frame`` as floats on a sorted UTC index with step ``interval_minutes``.
+
+    Rows on another regular step are aggregated or spread onto it (:func:`to_grid`).
+
+    Raises
+    ------
+    TimeSeriesError
+        An index that is not tz-aware, regular and increasing, or a lone off-grid row.
+    """
+    out = frame.astype(float).set_axis(require_utc_index(frame.index, name), axis=0)
+    out = out.sort_index()
+    if len(out) >= 2:
+        if infer_interval_minutes(out.index, name) != interval_minutes:
+            out = pd.DataFrame({c: to_grid(out[c], interval_minutes) for c in out.columns})
+    elif len(out) == 1 and out.index[0].minute % interval_minutes:
+        raise TimeSeriesError(f"{name}'s only row is off the interval grid")
+    return out
+
+
 def build_known_history(
     history: pd.DataFrame,
     target: str,
@@ -166,20 +213,7 @@ def build_known_history(
     TimeSeriesError
         A history index that is not tz-aware, regular and increasing.
     """
-    check_interval_minutes(interval_minutes)
-    if not isinstance(issue_time, pd.Timestamp) or issue_time.tzinfo is None:
-        raise InvalidInputError(
-            f"issue time {issue_time!r} is not a tz-aware timestamp",
-            hint="pass e.g. pd.Timestamp('2024-03-01T08:00', tz='Asia/Shanghai')",
-        )
-    issue_time = issue_time.tz_convert("UTC")
-    horizon = day_intervals(day, tz, interval_minutes)
-    if issue_time > horizon[0]:
-        raise InvalidInputError(
-            f"issue time {issue_time.isoformat()} is after the start of day {day} "
-            f"({horizon[0].isoformat()})",
-            hint="a day-ahead forecast must be issued before the day starts",
-        )
+    issue_time, horizon = issue_and_horizon(issue_time, day, tz, interval_minutes)
     missing = [c for c in (target, *exog) if c not in history.columns]
     if missing:
         raise InvalidInputError(
@@ -188,17 +222,7 @@ def build_known_history(
         )
     if target in exog:
         raise InvalidInputError(f"{target!r} is both the target and an exogenous column")
-    frame = history[[target, *exog]].copy()
-    frame.index = require_utc_index(frame.index, "history")
-    frame = frame.sort_index()
-    if len(frame) >= 2:
-        source = infer_interval_minutes(frame.index, "history")
-        if source != interval_minutes:
-            frame = pd.DataFrame(
-                {c: to_grid(frame[c].astype(float), interval_minutes) for c in frame.columns}
-            )
-    elif len(frame) == 1 and frame.index[0].minute % interval_minutes:
-        raise TimeSeriesError("history's only row is off the interval grid")
+    frame = on_grid(history[[target, *exog]], "history", interval_minutes)
     start = frame.index[0] if len(frame) else horizon[0]
     grid = pd.date_range(
         min(start, horizon[0]), horizon[-1], freq=f"{interval_minutes}min", name="timestamp"

@@ -16,16 +16,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from forecasting.history import KnownHistory, build_known_history
+from forecasting.history import KnownHistory, build_known_history, issue_and_horizon, on_grid
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.timegrid import (
-    check_interval_minutes,
-    day_intervals,
-    infer_interval_minutes,
     local_midnight,
     market_day,
-    require_utc_index,
-    to_grid,
 )
 
 
@@ -92,14 +87,6 @@ class KnownPanel:
         )
 
 
-def _on_grid(loads: pd.DataFrame, interval_minutes: int) -> pd.DataFrame:
-    frame = loads.astype(float).set_axis(require_utc_index(loads.index, "loads"), axis=0)
-    frame = frame.sort_index()
-    if len(frame) >= 2 and infer_interval_minutes(frame.index, "loads") != interval_minutes:
-        frame = pd.DataFrame({c: to_grid(frame[c], interval_minutes) for c in frame.columns})
-    return frame
-
-
 def build_known_panel(
     loads: pd.DataFrame,
     day: date,
@@ -135,22 +122,13 @@ def build_known_panel(
     InvalidInputError
         No series, duplicate series names, a naive issue time or one after the start of D.
     """
-    check_interval_minutes(interval_minutes)
     if loads.shape[1] == 0 or loads.columns.has_duplicates:
         raise InvalidInputError(
             "loads needs at least one column and unique column names",
             hint="give one column per meter, named by its id",
         )
-    if not isinstance(issue_time, pd.Timestamp) or issue_time.tzinfo is None:
-        raise InvalidInputError(f"issue time {issue_time!r} is not a tz-aware timestamp")
-    issue = issue_time.tz_convert("UTC")
-    horizon = day_intervals(day, tz, interval_minutes)
-    if issue > horizon[0]:
-        raise InvalidInputError(
-            f"issue time {issue.isoformat()} is after the start of day {day}",
-            hint="a day-ahead forecast must be issued before the day starts",
-        )
-    frame = _on_grid(loads, interval_minutes)
+    issue, horizon = issue_and_horizon(issue_time, day, tz, interval_minutes)
+    frame = on_grid(loads, "loads", interval_minutes)
     start = min(frame.index[0], horizon[0]) if len(frame) else horizon[0]
     grid = pd.date_range(start, horizon[-1], freq=f"{interval_minutes}min", name="timestamp")
     values = frame.reindex(grid).to_numpy(dtype=float).T.copy()

@@ -119,6 +119,18 @@ def test_a_park_meter_wins_and_missing_readings_are_reported(seed_month: Seeder)
     assert report.load_mwh == pytest.approx(5.0 * 672)
 
 
+SAVINGS_CONTRACT = Contract(
+    id="c-a-savings",
+    enterprise_id="a",
+    scheme="shared_savings",
+    aggregator_share=0.2,
+    savings_share=0.5,
+    currency="CNY",
+    valid_from=datetime(2026, 1, 15, tzinfo=UTC),
+)
+"""Tenant a shares 50 % of its bill savings (and 20 % of market revenue)."""
+
+
 def test_shared_savings_are_billed_on_the_metered_consumption(seed_month: Seeder) -> None:
     # Tenant a consumes 2 MW throughout; bat-a discharges 2 MW 18:00-19:00 local (peak band,
     # 1,000 CNY/MWh) every day and idles otherwise, so a draws 0 MW then instead of 2 MW:
@@ -132,17 +144,7 @@ def test_shared_savings_are_billed_on_the_metered_consumption(seed_month: Seeder
         power = pd.Series(0.0, index=GRID)
         power[(GRID.tz_convert(TZ).hour == 18)] = 2.0
         TelemetryRepository(session).upsert_series("bat-a", power)
-        ContractRepository(session).add(
-            Contract(
-                id="c-a-savings",
-                enterprise_id="a",
-                scheme="shared_savings",
-                aggregator_share=0.2,
-                savings_share=0.5,
-                currency="CNY",
-                valid_from=datetime(2026, 1, 15, tzinfo=UTC),
-            )
-        )
+        ContractRepository(session).add(SAVINGS_CONTRACT)
 
     result = settled(url, edit)
     assert result.complete, result.problems()
@@ -159,17 +161,7 @@ def test_shared_savings_without_full_meter_data_make_the_month_incomplete(
 
     def edit(session: Session) -> None:
         meters(session, a=pd.Series(2.0, index=GRID[:-4]))
-        ContractRepository(session).add(
-            Contract(
-                id="c-a-savings",
-                enterprise_id="a",
-                scheme="shared_savings",
-                aggregator_share=0.2,
-                savings_share=0.5,
-                currency="CNY",
-                valid_from=datetime(2026, 1, 15, tzinfo=UTC),
-            )
-        )
+        ContractRepository(session).add(SAVINGS_CONTRACT)
 
     result = settled(url, edit)
     assert not result.complete and result.inputs.btm_savings == {}
