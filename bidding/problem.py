@@ -199,6 +199,11 @@ def prepare(problem: BidProblem) -> Prepared:
     ids = [a.id for a in assets]
     if len(set(ids)) != len(ids):
         raise InvalidInputError("asset ids must be unique")
+    if problem.virtual_groups is not None and problem.virtual_groups < 0:
+        raise InvalidInputError(
+            f"virtual_groups must be >= 0, not {problem.virtual_groups}",
+            hint="0 models every battery exactly; None picks a count for large fleets",
+        )
     for asset in assets:
         if asset.type in {"pv", "wind"}:
             forecast = problem.renewable_mw.get(asset.id)

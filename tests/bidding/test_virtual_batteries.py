@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bidding import BidProblem, solve_day_ahead
 from bidding.aggregation import group_assets
 from vpp.domain.assets import BatterySpec
+from vpp.domain.errors import InvalidInputError
 from vpp.domain.market import MarketProfile
 
 DAY = date(2024, 6, 3)
@@ -127,3 +128,8 @@ def test_random_fleets_split_into_feasible_device_plans(
     assets = fleet(n, seed, soc_final=soc_final)
     virtual_problem = problem(de_lu, assets, virtual_groups=bins)
     check_result(virtual_problem, solve_day_ahead(virtual_problem))
+
+
+def test_a_negative_group_count_is_refused(de_lu: MarketProfile) -> None:
+    with pytest.raises(InvalidInputError, match="virtual_groups must be >= 0"):
+        solve_day_ahead(problem(de_lu, fleet(3, seed=0), reserves=False, virtual_groups=-1))
