@@ -5,6 +5,9 @@ up with yesterday's morning. Which lags are allowed depends on the issue time: e
 lag reads for day D must be stamped before the issue time (:func:`min_lag_days`). Level
 features (rolling means, last value) are read at each row's own issue time, the same lead
 before its day as the real forecast, so training rows see what the forecast will see.
+Same-kind features look up the latest earlier working (or non-working) days; the *operating*
+variant skips days the site itself stood still on although the calendar said otherwise
+(a shutdown week, a works holiday), so one such week does not drag the next weeks down.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ LAG_DAYS: tuple[int, ...] = (7, 14)
 SAME_KIND_REACH = 21
 #: How many same-kind days the median of :func:`same_kind_features` takes [count].
 SAME_KIND_DAYS = 5
+#: A same-kind day counts as operating when its mean reaches this share of the typical
+#: same-kind day's (the 80th percentile of those in reach) [fraction].
+OPERATING_SHARE = 0.5
+#: Holiday categories, besides the public ones, on which workplaces close, per country code.
+#: Korea: Workers' Day (1 May) is a paid day off by law for employees, not a public holiday.
+WORKPLACE_CATEGORIES: dict[str, tuple[str, ...]] = {"KR": ("bank",)}
 
 
 def same_clock_earlier(index: pd.DatetimeIndex, tz: str, days: int) -> pd.DatetimeIndex:
@@ -74,7 +83,12 @@ def allowed_lags(known: KnownHistory) -> tuple[int, ...]:
 
 @lru_cache(maxsize=64)
 def _calendar(country: str, years: tuple[int, ...]) -> holidays_lib.HolidayBase:
+    extra = WORKPLACE_CATEGORIES.get(country.upper(), ())
     try:
+        if extra:
+            return holidays_lib.country_holidays(
+                country, years=list(years), categories=("public", *extra)
+            )
         return holidays_lib.country_holidays(country, years=list(years))
     except NotImplementedError as exc:
         raise InvalidInputError(
@@ -91,7 +105,8 @@ def day_kinds(days: Sequence[date], country: str | None) -> pd.DataFrame:
     days : sequence of date
         Local calendar days.
     country : str or None
-        ISO country code for the holiday calendar; None means weekends only.
+        ISO country code for the holiday calendar; None means weekends only. Days off by law
+        for employees that are not public holidays count too (:data:`WORKPLACE_CATEGORIES`).
 
     Returns
     -------
@@ -215,6 +230,35 @@ def lag_features(index: pd.DatetimeIndex, known: KnownHistory, lags: Sequence[in
     return frame
 
 
+def _day_span(unique: Sequence[date], reach: int) -> list[date]:
+    """Every local day from ``reach`` days before the first of ``unique`` to its last."""
+    first_day = min(unique) - timedelta(days=reach)
+    return [first_day + timedelta(days=i) for i in range((max(unique) - first_day).days + 1)]
+
+
+def _values_from_backs(
+    index: pd.DatetimeIndex, known: KnownHistory, shifts: np.ndarray
+) -> np.ndarray:
+    """Target values at the same clock time ``shifts[row, k]`` days earlier (0: none, NaN)."""
+    values = np.full(shifts.shape, np.nan)
+    for back in np.unique(shifts[shifts > 0]):
+        rows = (shifts == back).any(axis=1)
+        looked = lookup(known.y, same_clock_earlier(index[rows], known.tz, int(back)))
+        slots = shifts[rows] == back
+        block = values[rows]
+        block[slots] = np.repeat(looked[:, None], shifts.shape[1], axis=1)[slots]
+        values[rows] = block
+    return values
+
+
+def _nanmedian_rows(values: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        # Rows with no comparable day in reach stay NaN.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median: np.ndarray = np.nanmedian(values, axis=1)
+    return median
+
+
 def same_kind_features(
     index: pd.DatetimeIndex, known: KnownHistory, first_lag: int, holidays_country: str | None
 ) -> pd.DataFrame:
@@ -226,31 +270,83 @@ def same_kind_features(
     the last :data:`SAME_KIND_DAYS` such days) [target unit].
     """
     codes, unique = pd.factorize(pd.Index(index.tz_convert(zone(known.tz)).date))
-    values = np.full((len(index), SAME_KIND_DAYS), np.nan)
+    table = np.zeros((len(unique), SAME_KIND_DAYS), dtype=int)
     if len(unique):
         reach = SAME_KIND_REACH + first_lag
-        first_day = min(unique) - timedelta(days=reach)
-        span = [first_day + timedelta(days=i) for i in range((max(unique) - first_day).days + 1)]
+        span = _day_span(unique, reach)
         working = day_kinds(span, holidays_country)["is_working_day"].to_numpy()
-        table = np.zeros((len(unique), SAME_KIND_DAYS), dtype=int)
         for row, day in enumerate(unique):
-            today = (day - first_day).days
+            today = (day - span[0]).days
             backs = [b for b in range(first_lag, reach) if working[today - b] == working[today]]
             found = backs[:SAME_KIND_DAYS]
             table[row, : len(found)] = found
-        shifts = table[codes]
-        for back in np.unique(shifts[shifts > 0]):
-            rows = (shifts == back).any(axis=1)
-            looked = lookup(known.y, same_clock_earlier(index[rows], known.tz, int(back)))
-            slots = shifts[rows] == back
-            block = values[rows]
-            block[slots] = np.repeat(looked[:, None], SAME_KIND_DAYS, axis=1)[slots]
-            values[rows] = block
-    with warnings.catch_warnings():
-        # Rows with no comparable day in reach stay NaN.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(values, axis=1)
-    return pd.DataFrame({"same_kind_last": values[:, 0], "same_kind_median": median}, index=index)
+    values = _values_from_backs(index, known, table[codes])
+    return pd.DataFrame(
+        {"same_kind_last": values[:, 0], "same_kind_median": _nanmedian_rows(values)},
+        index=index,
+    )
+
+
+def daily_means(known: KnownHistory) -> pd.Series:
+    """Mean of the known target per local day [target unit], indexed by date."""
+    y = known.known_y.dropna()
+    local = y.index.tz_convert(zone(known.tz))
+    means: pd.Series = y.groupby(pd.Index(local.date)).mean()
+    return means
+
+
+def operating_kind_features(
+    index: pd.DatetimeIndex, known: KnownHistory, first_lag: int, holidays_country: str | None
+) -> pd.DataFrame:
+    """Same clock time on the latest earlier same-kind days the site actually operated on.
+
+    Like :func:`same_kind_features`, but a candidate day whose mean is below
+    :data:`OPERATING_SHARE` of the typical same-kind day in reach (the 80th percentile of
+    their means) is skipped: a working day the plant stood still on (summer shutdown, works
+    holiday, breakdown) is not a template for the next working day. Every day read lies at
+    least ``first_lag`` days back, so it is wholly known at each row's own issue time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``operating_kind_last``, ``operating_kind_median`` (median of up to
+        :data:`SAME_KIND_DAYS` such days) and ``operating_kind_level`` (mean of those days'
+        daily means) [target unit], NaN where no day qualifies.
+    """
+    codes, unique = pd.factorize(pd.Index(index.tz_convert(zone(known.tz)).date))
+    table = np.zeros((len(unique), SAME_KIND_DAYS), dtype=int)
+    levels = np.full(len(unique), np.nan)
+    if len(unique):
+        reach = SAME_KIND_REACH + first_lag
+        span = _day_span(unique, reach)
+        working = day_kinds(span, holidays_country)["is_working_day"].to_numpy()
+        means = daily_means(known).reindex(pd.Index(span)).to_numpy(dtype=float)
+        for row, day in enumerate(unique):
+            today = (day - span[0]).days
+            backs = np.array(
+                [
+                    b
+                    for b in range(first_lag, reach)
+                    if working[today - b] == working[today] and np.isfinite(means[today - b])
+                ],
+                dtype=int,
+            )
+            if not len(backs):
+                continue
+            level = means[today - backs]
+            found = backs[level >= OPERATING_SHARE * np.percentile(level, 80)][:SAME_KIND_DAYS]
+            table[row, : len(found)] = found
+            if len(found):
+                levels[row] = float(np.mean(means[today - found]))
+    values = _values_from_backs(index, known, table[codes])
+    return pd.DataFrame(
+        {
+            "operating_kind_last": values[:, 0],
+            "operating_kind_median": _nanmedian_rows(values),
+            "operating_kind_level": levels[codes],
+        },
+        index=index,
+    )
 
 
 def build_features(
@@ -275,13 +371,15 @@ def build_features(
     Returns
     -------
     pandas.DataFrame
-        Calendar, lag, level and exogenous columns, indexed like ``index``.
+        Calendar, lag, same-kind, level, operating same-kind and exogenous columns, indexed
+        like ``index``.
     """
     parts = [
         calendar_features(index, known.tz, holidays_country),
         lag_features(index, known, lags),
         same_kind_features(index, known, min(lags), holidays_country),
         level_features(index, known),
+        operating_kind_features(index, known, min(lags), holidays_country),
     ]
     if known.exog:
         parts.append(exog_features(index, known))

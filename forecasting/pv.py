@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from forecasting.gbm import fit_gbm, predict_gbm
+from forecasting.gbm import RENEWABLE_GBM, fit_gbm, predict_gbm
 from forecasting.history import KnownHistory
 from forecasting.uncertainty import quantile_frame, residual_offsets
 from vpp.domain.errors import InvalidInputError
@@ -162,7 +162,7 @@ def _index_gbm(
     frame[CLEARSKY_COLUMN] = sky["clearsky_power"]
     frame[ZENITH_COLUMN] = sky["zenith_deg"]
     as_index = replace(known, frame=frame, exog=(*known.exog, CLEARSKY_COLUMN, ZENITH_COLUMN))
-    fitted = fit_gbm([as_index], levels, holidays_country)
+    fitted = fit_gbm([as_index], levels, holidays_country, RENEWABLE_GBM)
     return _scale_back(predict_gbm(fitted, as_index).to_numpy(dtype=float), sky, known)
 
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from forecasting.gbm import fit_gbm, predict_gbm
+from forecasting.gbm import RENEWABLE_GBM, fit_gbm, predict_gbm
 from forecasting.history import KnownHistory
 from forecasting.uncertainty import quantile_frame
 from vpp.domain.errors import ForecastUnavailableError, InvalidInputError
@@ -122,6 +122,7 @@ def forecast_wind(
         speed_all = frame[known.exog[0]].to_numpy(dtype=float)
         frame[CURVE_COLUMN] = read_curve(centres, table, speed_all)[:, median]
         with_curve = replace(known, frame=frame, exog=(*known.exog, CURVE_COLUMN))
-        values = predict_gbm(fit_gbm([with_curve], levels), with_curve).to_numpy()
+        fitted = fit_gbm([with_curve], levels, params=RENEWABLE_GBM)
+        values = predict_gbm(fitted, with_curve).to_numpy()
     values = np.clip(values, 0.0, None)
     return quantile_frame(values, known.horizon, levels), flags
