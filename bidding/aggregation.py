@@ -40,7 +40,9 @@ from vpp.domain.assets import AssetSpec, BatterySpec
 VIRTUAL_ABOVE = 2_000
 #: Virtual batteries built then (split between the classes of equal efficiency, availability
 #: and reserve products in proportion to their size).
-VIRTUAL_GROUPS = 400
+VIRTUAL_GROUPS = 800
+#: Coarse virtual batteries on which reserves are decided before the fine ones re-plan energy.
+RESERVE_GROUPS = 80
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,81 @@ def group_assets(
         (default): :data:`VIRTUAL_GROUPS` when more than :data:`VIRTUAL_ABOVE` batteries are
         left after the exact merge, else none.
     """
+    groups, batteries = _split(assets, aggregate, reserve_eligible)
+    k = _virtual_count(batteries, aggregate, virtual_groups)
+    if k > 0:
+        return groups + _virtual(batteries, reserve_eligible, k)
+    return groups + [_exact(members) for members in batteries.values()]
+
+
+@dataclass(frozen=True)
+class NestedGroups:
+    """Virtual batteries at two resolutions, each fine group inside one coarse group.
+
+    ``parent`` maps a fine group id to ``(coarse group id, share)``: the fine group's share of
+    the coarse group's power. Any schedule of a coarse group split by these shares is feasible
+    for its fine groups (their limits are intersections over fewer members), so reserves decided
+    on the coarse model can be fixed on the fine one, which then only re-plans energy.
+    """
+
+    coarse: list[AssetGroup]
+    fine: list[AssetGroup]
+    parent: dict[str, tuple[str, float]]
+
+
+def nested_groups(
+    assets: Sequence[AssetSpec],
+    aggregate: bool = True,
+    reserve_eligible: Mapping[str, Collection[str]] | None = None,
+    virtual_groups: int | None = None,
+    coarse_groups: int = 0,
+) -> NestedGroups | None:
+    """Fine virtual batteries (as :func:`group_assets`) and coarse ones made of whole fine bins.
+
+    Returns ``None`` when no virtual batteries are built or ``coarse_groups`` does not make
+    the model smaller. Other assets and lone batteries appear unchanged in both levels.
+    """
+    groups, batteries = _split(assets, aggregate, reserve_eligible)
+    fine_k = _virtual_count(batteries, aggregate, virtual_groups)
+    if fine_k <= 0 or coarse_groups <= 0 or coarse_groups >= fine_k:
+        return None
+    parent: dict[str, tuple[str, float]] = {g.id: (g.id, 1.0) for g in groups}
+    coarse, fine = list(groups), list(groups)
+    classes = _classes(batteries, reserve_eligible)
+    total = sum(len(m) for m in classes)
+    for number, members in enumerate(classes):
+        k_fine = max(1, round(fine_k * len(members) / total))
+        bins = _bins(members, k_fine)
+        k_coarse = min(len(bins), max(1, round(coarse_groups * len(members) / total)))
+        for chunk, parts in enumerate(np.array_split(np.arange(len(bins)), k_coarse)):
+            children: list[AssetGroup] = []
+            for part in parts:
+                idx = bins[int(part)]
+                children += _virtual_group([members[i] for i in idx], f"virtual-{number}-{part}")
+            union = np.concatenate([bins[int(part)] for part in parts])
+            top = _virtual_group([members[i] for i in union], f"coarse-{number}-{chunk}")
+            alone = len(top) != 1 or len(parts) == 1  # no single coarse battery for the chunk
+            coarse += children if alone else top
+            fine += children
+            for child in children:
+                if alone:
+                    parent[child.id] = (child.id, 1.0)
+                else:
+                    parent[child.id] = (top[0].id, _power(child) / _power(top[0]))
+    return NestedGroups(coarse, fine, parent)
+
+
+def _power(group: AssetGroup) -> float:
+    assert isinstance(group.spec, BatterySpec)
+    return group.spec.power_mw
+
+
+def _split(
+    assets: Sequence[AssetSpec],
+    aggregate: bool,
+    reserve_eligible: Mapping[str, Collection[str]] | None,
+) -> tuple[list[AssetGroup], dict[tuple[object, ...], list[BatterySpec]]]:
+    """Assets modelled alone, and batteries keyed by what makes them scaled copies."""
     groups: list[AssetGroup] = []
     batteries: dict[tuple[object, ...], list[BatterySpec]] = {}
     for asset in assets:
@@ -110,11 +187,20 @@ def group_assets(
             batteries.setdefault((*_battery_key(asset), products), []).append(asset)
         else:
             groups.append(AssetGroup(asset.id, asset, (asset.id,), np.ones(1)))
+    return groups, batteries
+
+
+def _virtual_count(
+    batteries: Mapping[tuple[object, ...], list[BatterySpec]],
+    aggregate: bool,
+    virtual_groups: int | None,
+) -> int:
+    """How many virtual batteries to build (0: none)."""
+    if not aggregate:
+        return 0
     if virtual_groups is None:
-        virtual_groups = VIRTUAL_GROUPS if len(batteries) > VIRTUAL_ABOVE else 0
-    if aggregate and virtual_groups > 0:
-        return groups + _virtual(batteries, reserve_eligible, virtual_groups)
-    return groups + [_exact(members) for members in batteries.values()]
+        return VIRTUAL_GROUPS if len(batteries) > VIRTUAL_ABOVE else 0
+    return virtual_groups
 
 
 def _exact(members: Sequence[BatterySpec]) -> AssetGroup:
@@ -153,12 +239,11 @@ def _class_key(b: BatterySpec, products: frozenset[str] | None) -> tuple[object,
     )
 
 
-def _virtual(
+def _classes(
     exact: Mapping[tuple[object, ...], list[BatterySpec]],
     reserve_eligible: Mapping[str, Collection[str]] | None,
-    n_groups: int,
-) -> list[AssetGroup]:
-    """Virtual batteries: classes of equal efficiency, availability and products, binned."""
+) -> list[list[BatterySpec]]:
+    """Batteries in classes of equal ratios, efficiency, availability and products."""
     classes: dict[tuple[object, ...], list[BatterySpec]] = {}
     for members in exact.values():
         for b in members:
@@ -166,9 +251,19 @@ def _virtual(
                 None if reserve_eligible is None else frozenset(reserve_eligible.get(b.id, ()))
             )
             classes.setdefault(_class_key(b, products), []).append(b)
-    total = sum(len(m) for m in classes.values())
+    return list(classes.values())
+
+
+def _virtual(
+    exact: Mapping[tuple[object, ...], list[BatterySpec]],
+    reserve_eligible: Mapping[str, Collection[str]] | None,
+    n_groups: int,
+) -> list[AssetGroup]:
+    """Virtual batteries: classes of equal efficiency, availability and products, binned."""
+    classes = _classes(exact, reserve_eligible)
+    total = sum(len(m) for m in classes)
     out: list[AssetGroup] = []
-    for number, members in enumerate(classes.values()):
+    for number, members in enumerate(classes):
         k = max(1, round(n_groups * len(members) / total))  # at least one per class
         for part, idx in enumerate(_bins(members, k)):
             out.extend(_virtual_group([members[i] for i in idx], f"virtual-{number}-{part}"))

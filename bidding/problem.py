@@ -77,6 +77,12 @@ class BidProblem:
         About how many virtual batteries to model batteries that are not scaled copies with
         (an inner approximation: every member's plan stays feasible; some flexibility is given
         up). 0 never; ``None`` (default) only beyond 2,000 batteries after the exact merge.
+    reserve_groups : int, optional
+        With virtual batteries and reserve products: decide the reserves on about this many
+        coarse virtual batteries (each a union of whole fine ones), then fix each fine battery's
+        share and re-plan energy on the fine model, which stays fast however many batteries
+        there are. 0 decides reserves on the fine model directly (slow beyond ~50 virtual
+        batteries); ``None`` (default): ``bidding.aggregation.RESERVE_GROUPS``.
     time_limit_s : float, optional
         Solver time limit [s].
     exact_mip : bool or None
@@ -111,6 +117,8 @@ class BidProblem:
     agc_k: float = AGC_K
     aggregate: bool = True
     virtual_groups: int | None = None
+    reserve_groups: int | None = None
+    block_reserves: bool = False
     time_limit_s: float | None = None
     exact_mip: bool | None = None
     reserve_eligible: Mapping[str, Collection[str]] | None = None
@@ -203,6 +211,11 @@ def prepare(problem: BidProblem) -> Prepared:
         raise InvalidInputError(
             f"virtual_groups must be >= 0, not {problem.virtual_groups}",
             hint="0 models every battery exactly; None picks a count for large fleets",
+        )
+    if problem.reserve_groups is not None and problem.reserve_groups < 0:
+        raise InvalidInputError(
+            f"reserve_groups must be >= 0, not {problem.reserve_groups}",
+            hint="0 decides reserves on the fine virtual batteries; None picks the default",
         )
     for asset in assets:
         if asset.type in {"pv", "wind"}:

@@ -28,6 +28,11 @@ SOLVERS = {
     "gscip": mathopt.SolverType.GSCIP,
     "glpk": mathopt.SolverType.GLPK,
 }
+LP_ALGORITHMS = {
+    "primal": mathopt.LPAlgorithm.PRIMAL_SIMPLEX,
+    "dual": mathopt.LPAlgorithm.DUAL_SIMPLEX,
+    "barrier": mathopt.LPAlgorithm.BARRIER,
+}
 OPTIMAL = 1  # TerminationReasonProto.TERMINATION_REASON_OPTIMAL
 INFEASIBLE = 2  # TerminationReasonProto.TERMINATION_REASON_INFEASIBLE
 INFEASIBLE_OR_UNBOUNDED = 4
@@ -60,6 +65,7 @@ def solve_lp(
     solver: str = "highs",
     time_limit_s: float | None = None,
     relax_integers: bool = False,
+    lp_algorithm: str | None = None,
 ) -> LpSolution:
     """Solve ``lp`` (maximisation) and return the primal solution as a dense array.
 
@@ -73,6 +79,8 @@ def solve_lp(
         Wall-clock limit for the solver [s].
     relax_integers : bool
         Solve the LP relaxation (integer variables treated as continuous).
+    lp_algorithm : str, optional
+        ``"primal"``, ``"dual"`` (simplex) or ``"barrier"``; ``None`` lets the solver choose.
     """
     kind = solver_type(solver)
     model = mathopt.Model(name="parkvpp-bidding")
@@ -113,6 +121,8 @@ def solve_lp(
     params = mo_parameters.SolveParameters()
     if time_limit_s is not None:
         params.time_limit = timedelta(seconds=time_limit_s)
+    if lp_algorithm is not None:
+        params.lp_algorithm = LP_ALGORITHMS[lp_algorithm]
     if integer.size:
         # a cent is close enough: relative gaps cannot close on days worth almost nothing
         params.relative_gap_tolerance = 1e-6

@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from bidding.model.context import ModelContext, available
-from bidding.model.lp import IntArray, Term
+from bidding.model.lp import FloatArray, IntArray, Term
 from bidding.problem import ReserveProduct
 from vpp.domain.assets import BatterySpec, clock_minutes
+from vpp.domain.errors import VppError
 
 
 def define_battery(ctx: ModelContext, group_id: str, spec: BatterySpec) -> None:
@@ -61,22 +62,55 @@ def define_battery(ctx: ModelContext, group_id: str, spec: BatterySpec) -> None:
         elastic=True,
         describe=f"end-of-day SoC >= {final:.0%}",
     )
-    up = [r for pid, r in reserves.items() if _product(ctx, pid).up]
-    down = [r for pid, r in reserves.items() if _product(ctx, pid).down]
+    fixed = ctx.fixed_reserves.get(group_id)
+    if fixed is not None:  # reserves known: headroom and sustain energy become bounds
+        _bound_by_fixed_reserves(ctx, group_id, spec, on, c, d, e, fixed)
+    else:
+        _headroom_rows(ctx, group_id, spec, on, reserves, c, d, start, e)
+    if spec.degradation_cost_per_mwh:
+        ctx.add_scenario_profit(d, -spec.degradation_cost_per_mwh * dt)
+    handles.net = [(1.0, d), (-1.0, c)]
+    handles.variables = {"charge_mw": c, "discharge_mw": d, "soc_mwh": e, "soc_start_mwh": e0}
+    handles.reserves = reserves
+
+
+def _headroom_rows(
+    ctx: ModelContext,
+    group_id: str,
+    spec: BatterySpec,
+    on: FloatArray,
+    reserves: dict[str, IntArray],
+    c: IntArray,
+    d: IntArray,
+    start: IntArray,
+    e: IntArray,
+) -> None:
+    """Power headroom, and energy to sustain full activation at both ends of every interval."""
+    lp = ctx.lp
+    eta = spec.one_way_efficiency
+    e_min, e_max = spec.soc_min * spec.energy_mwh, spec.soc_max * spec.energy_mwh
+    up = {pid: r for pid, r in reserves.items() if _product(ctx, pid).up}
+    down = {pid: r for pid, r in reserves.items() if _product(ctx, pid).down}
     if up:
         lp.add_constraints(
             "up_headroom",
-            [(1.0, d), (-1.0, c), *[(1.0, r[None, :]) for r in up]],
+            [(1.0, d), (-1.0, c), *[(1.0, r[None, :]) for r in up.values()]],
             upper=spec.power_mw * on,
             asset=group_id,
             describe="discharge power headroom for up reserves",
         )
-        need = [
-            (-_product(ctx, pid).sustain_h / eta, r[None, :])
-            for pid, r in reserves.items()
-            if _product(ctx, pid).up
-        ]
-        for label, soc in (("start", start), ("end", e)):
+    if down:
+        lp.add_constraints(
+            "down_headroom",
+            [(1.0, c), (-1.0, d), *[(1.0, r[None, :]) for r in down.values()]],
+            upper=spec.max_charge_mw * on,
+            asset=group_id,
+            describe="charge power headroom for down reserves",
+        )
+    need = [(-_product(ctx, pid).sustain_h / eta, r[None, :]) for pid, r in up.items()]
+    room = [(_product(ctx, pid).sustain_h * eta, r[None, :]) for pid, r in down.items()]
+    for label, soc in (("start", start), ("end", e)):
+        if need:
             lp.add_constraints(
                 f"up_energy_{label}",
                 [(1.0, soc), *need],
@@ -84,20 +118,7 @@ def define_battery(ctx: ModelContext, group_id: str, spec: BatterySpec) -> None:
                 asset=group_id,
                 describe="energy to sustain up reserves above soc_min",
             )
-    if down:
-        lp.add_constraints(
-            "down_headroom",
-            [(1.0, c), (-1.0, d), *[(1.0, r[None, :]) for r in down]],
-            upper=spec.max_charge_mw * on,
-            asset=group_id,
-            describe="charge power headroom for down reserves",
-        )
-        room = [
-            (_product(ctx, pid).sustain_h * eta, r[None, :])
-            for pid, r in reserves.items()
-            if _product(ctx, pid).down
-        ]
-        for label, soc in (("start", start), ("end", e)):
+        if room:
             lp.add_constraints(
                 f"down_energy_{label}",
                 [(1.0, soc), *room],
@@ -105,11 +126,51 @@ def define_battery(ctx: ModelContext, group_id: str, spec: BatterySpec) -> None:
                 asset=group_id,
                 describe="room to absorb down reserves below soc_max",
             )
-    if spec.degradation_cost_per_mwh:
-        ctx.add_scenario_profit(d, -spec.degradation_cost_per_mwh * dt)
-    handles.net = [(1.0, d), (-1.0, c)]
-    handles.variables = {"charge_mw": c, "discharge_mw": d, "soc_mwh": e, "soc_start_mwh": e0}
-    handles.reserves = reserves
+
+
+def _bound_by_fixed_reserves(
+    ctx: ModelContext,
+    group_id: str,
+    spec: BatterySpec,
+    on: FloatArray,
+    c: IntArray,
+    d: IntArray,
+    e: IntArray,
+    fixed: dict[str, FloatArray],
+) -> None:
+    """The same requirements with the reserves known, as bounds: discharge and charge each
+    leave their reserves' power free (stricter than the net headroom rows only when charging
+    and discharging at once), and the SoC at the end of interval ``t`` sustains the reserves
+    of ``t`` and of ``t + 1`` (it is the start of the next interval)."""
+    t = ctx.prep.n_intervals
+    eta = spec.one_way_efficiency
+    e_min, e_max = spec.soc_min * spec.energy_mwh, spec.soc_max * spec.energy_mwh
+    e_init = spec.soc_initial * spec.energy_mwh
+    up_mw, down_mw, need, room = np.zeros(t), np.zeros(t), np.zeros(t), np.zeros(t)
+    for product in ctx.prep.reserves:
+        held = np.asarray(fixed.get(product.id, np.zeros(t)), dtype=float)
+        if product.up:
+            up_mw += held
+            need += product.sustain_h / eta * held
+        if product.down:
+            down_mw += held
+            room += product.sustain_h * eta * held
+    if e_init < e_min + need[0] - 1e-6 or e_init > e_max - room[0] + 1e-6:
+        raise VppError(
+            f"{group_id}: the reserves fixed for the first interval do not fit its initial SoC"
+        )
+    lower = e_min + np.maximum(need, np.append(need[1:], 0.0))
+    upper = e_max - np.maximum(room, np.append(room[1:], 0.0))
+    touching = (lower > upper) & (lower - upper < 1e-6)  # rounding, not a real conflict
+    lower[touching] = upper[touching] = 0.5 * (lower[touching] + upper[touching])
+    lp = ctx.lp
+    lp.set_lower(e, np.broadcast_to(lower, e.shape))
+    lp.set_upper(e, np.broadcast_to(upper, e.shape))
+    d_max, c_max = spec.power_mw * on - up_mw, spec.max_charge_mw * on - down_mw
+    d_max[d_max < 1e-9] = 0.0  # slivers from rounding only slow the solver down
+    c_max[c_max < 1e-9] = 0.0
+    lp.set_upper(d, np.broadcast_to(d_max, d.shape))
+    lp.set_upper(c, np.broadcast_to(c_max, c.shape))
 
 
 def _product(ctx: ModelContext, product_id: str) -> ReserveProduct:
@@ -128,8 +189,16 @@ def _define_reserve_capacity(
         limit = min(
             spec.power_mw if product.up else np.inf, spec.max_charge_mw if product.down else np.inf
         )
-        # a battery that cannot sustain full activation for the product's duration offers less
-        out[product.id] = ctx.lp.add_variables(
-            f"reserve_{product.id}_mw", (t,), 0.0, limit * on, asset=group_id
-        )
+        cap = limit * on
+        if ctx.block_reserves:  # one figure per block, the lowest limit within it
+            upper = np.full(product.n_blocks, np.inf)
+            np.minimum.at(upper, product.block, cap)
+            held = ctx.lp.add_variables(
+                f"reserve_{product.id}_mw", (product.n_blocks,), 0.0, upper, asset=group_id
+            )
+            out[product.id] = held[product.block]
+        else:
+            out[product.id] = ctx.lp.add_variables(
+                f"reserve_{product.id}_mw", (t,), 0.0, cap, asset=group_id
+            )
     return out

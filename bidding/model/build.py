@@ -47,6 +47,8 @@ def build_model(
     awarded_mw: FloatArray | None = None,
     awarded_reserves: dict[str, FloatArray] | None = None,
     deviation_penalty: float = 0.0,
+    fixed_reserves: dict[str, dict[str, FloatArray]] | None = None,
+    block_reserves: bool = False,
 ) -> ModelContext:
     """Build the bidding model, or with ``awarded_mw`` the re-dispatch model after awards.
 
@@ -62,8 +64,20 @@ def build_model(
         Product id -> (T,) awarded capacity [MW] to hold (re-dispatch).
     deviation_penalty : float
         Cost of a deviation from the award [currency/MWh] (re-dispatch).
+    fixed_reserves : dict, optional
+        Group id -> product id -> (T,) reserve the group holds [MW], decided beforehand (by a
+        coarser model); batteries then turn their sustain-energy rows into SoC bounds.
+    block_reserves : bool
+        Batteries hold one figure per product block (as the park offers it) instead of one
+        per interval: a smaller, far less degenerate LP for many batteries; it gives up only
+        moving reserve between batteries inside a block.
     """
-    ctx = ModelContext(LinearProgram(), prep)
+    ctx = ModelContext(
+        LinearProgram(),
+        prep,
+        fixed_reserves=dict(fixed_reserves or {}),
+        block_reserves=block_reserves,
+    )
     eligible = prep.problem.reserve_eligible
     for group in groups:
         if eligible is not None:  # grouped members share their products

@@ -37,6 +37,10 @@ class ModelContext:
     first_stage_profit: list[tuple[IntArray, FloatArray]] = field(default_factory=list)
     variables: dict[str, IntArray] = field(default_factory=dict)  # park-level variables
     eligible: dict[str, frozenset[str]] = field(default_factory=dict)  # group -> reserve ids
+    # group -> product -> (T,) reserves decided beforehand [MW]; those groups hold exactly this
+    fixed_reserves: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
+    # batteries hold one reserve figure per product block instead of one per interval
+    block_reserves: bool = False
 
     def may_hold(self, group_id: str, product_id: str) -> bool:
         """Whether ``group_id`` may hold reserve ``product_id`` (consent, not physics)."""

@@ -92,7 +92,7 @@ def test_dispatch_10k_benchmark_smoke(tmp_path: Path) -> None:
 
 
 def test_virtual_battery_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
-    """60 unlike batteries on a real DE-LU day: exact vs 4 and 8 virtual batteries."""
+    """Unlike batteries on a real DE-LU day: exact vs virtual, energy only and with FCR."""
     out = tmp_path / "virtual"
     result = run("bidding_virtual.py", "--smoke", "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -103,3 +103,8 @@ def test_virtual_battery_benchmark_smoke(shared_data: Path, tmp_path: Path) -> N
         assert row["violations"] == 0  # every member's derived plan is feasible on its own
     # an inner approximation: never above the exact revenue
     assert all(r["revenue_eur"] <= exact["revenue_eur"] + 1e-6 for r in virtual)
+    exact_fcr, *two_stage = report["loss_fcr"]
+    assert exact_fcr["groups"] == "exact" and len(two_stage) == 1
+    assert two_stage[0]["violations"] == 0
+    assert two_stage[0]["revenue_eur"] <= exact_fcr["revenue_eur"] * (1 + 1e-9)
+    assert two_stage[0]["revenue_eur"] > 0.5 * exact_fcr["revenue_eur"]

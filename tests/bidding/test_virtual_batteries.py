@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bidding import BidProblem, solve_day_ahead
-from bidding.aggregation import group_assets
+from bidding.aggregation import group_assets, nested_groups
 from vpp.domain.assets import BatterySpec
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.market import MarketProfile
@@ -96,8 +96,7 @@ def test_each_member_keeps_its_own_state_of_charge(de_lu: MarketProfile) -> None
 
 def test_scaled_copies_in_one_bin_lose_nothing(de_lu: MarketProfile) -> None:
     assets = [
-        BatterySpec(id=f"c{k}", power_mw=0.5 * (k + 1), energy_mwh=1.0 * (k + 1))
-        for k in range(6)
+        BatterySpec(id=f"c{k}", power_mw=0.5 * (k + 1), energy_mwh=1.0 * (k + 1)) for k in range(6)
     ]
     exact = solve_day_ahead(problem(de_lu, assets, virtual_groups=0))
     virtual = solve_day_ahead(problem(de_lu, assets, virtual_groups=1))
@@ -133,3 +132,64 @@ def test_random_fleets_split_into_feasible_device_plans(
 def test_a_negative_group_count_is_refused(de_lu: MarketProfile) -> None:
     with pytest.raises(InvalidInputError, match="virtual_groups must be >= 0"):
         solve_day_ahead(problem(de_lu, fleet(3, seed=0), reserves=False, virtual_groups=-1))
+
+
+def test_coarse_virtual_batteries_are_unions_of_whole_fine_ones() -> None:
+    assets = fleet(60, seed=5)
+    nested = nested_groups(assets, virtual_groups=12, coarse_groups=3)
+    assert nested is not None
+    coarse = {g.id: set(g.members) for g in nested.coarse}
+    assert len(nested.coarse) < len(nested.fine)
+    fine_members = [m for g in nested.fine for m in g.members]
+    assert sorted(fine_members) == sorted(a.id for a in assets)  # a partition
+    share_sum: dict[str, float] = {}
+    for g in nested.fine:
+        top, share = nested.parent[g.id]
+        assert set(g.members) <= coarse[top]
+        share_sum[top] = share_sum.get(top, 0.0) + share
+    for top, total in share_sum.items():  # the fine groups of a coarse one fill it exactly
+        assert total == pytest.approx(1.0)
+        assert (
+            set().union(*(set(g.members) for g in nested.fine if nested.parent[g.id][0] == top))
+            == coarse[top]
+        )
+    # no coarse level when it would not be coarser, or without virtual batteries
+    assert nested_groups(assets, virtual_groups=12, coarse_groups=12) is None
+    assert nested_groups(assets, virtual_groups=0, coarse_groups=3) is None
+
+
+def test_reserves_decided_on_coarse_batteries_keep_every_member_feasible(
+    de_lu: MarketProfile, check_result
+) -> None:
+    assets = fleet(40, seed=6)
+    two_stage_problem = problem(de_lu, assets, virtual_groups=8, reserve_groups=2, exact_mip=False)
+    two_stage = solve_day_ahead(two_stage_problem)
+    check_result(two_stage_problem, two_stage)  # headroom and sustain energy of every member
+    held = two_stage.assets["reserve_fcr_mw"].sum(axis=1).to_numpy()
+    assert held.max() > 0  # reserves are offered, not dropped by the second stage
+    assert held == pytest.approx(two_stage.schedule["reserve_fcr_mw"].to_numpy(), abs=1e-6)
+    # the coarse plan split by shares is feasible for the fine model: never worse than it
+    coarse = solve_day_ahead(problem(de_lu, assets, virtual_groups=2, exact_mip=False))
+    assert two_stage.expected_revenue >= coarse.expected_revenue - 1e-6
+    # and the fine model re-plans energy around the reserves: strictly better here
+    assert two_stage.expected_revenue > coarse.expected_revenue + 1.0
+
+
+def test_a_negative_reserve_group_count_is_refused(de_lu: MarketProfile) -> None:
+    with pytest.raises(InvalidInputError, match="reserve_groups must be >= 0"):
+        solve_day_ahead(problem(de_lu, fleet(3, seed=0), reserve_groups=-1))
+
+
+def test_block_reserves_hold_one_figure_per_block_and_never_earn_more(
+    de_lu: MarketProfile, check_result
+) -> None:
+    assets = fleet(6, seed=7)
+    free = solve_day_ahead(problem(de_lu, assets, exact_mip=False))
+    blocked_problem = problem(de_lu, assets, exact_mip=False, block_reserves=True)
+    blocked = solve_day_ahead(blocked_problem)
+    check_result(blocked_problem, blocked)
+    held = blocked.assets["reserve_fcr_mw"]
+    blocks = held.groupby(np.arange(len(held)) // 16)  # FCR: 4-h blocks of 15-min intervals
+    assert float((blocks.max() - blocks.min()).abs().to_numpy().max()) < 1e-6
+    assert held.to_numpy().max() > 0
+    assert blocked.expected_revenue <= free.expected_revenue + 1e-6  # a restriction
