@@ -2,7 +2,9 @@
 
 For each input of the bid: the day-ahead energy price, each reserve product's capacity price,
 each tenant's inflexible load (metered history, or its declared schedule when it has none, which
-the forecast flags as a cold start) and each PV or wind asset's available output. All forecasts
+the forecast flags as a cold start) and each PV or wind asset's available output. From
+:data:`FLEET_MODEL_FROM` metered tenants on, one global LightGBM serves all their meters
+(``forecasting.forecast_fleet_day_ahead``) instead of a model chosen per tenant. All forecasts
 share the issue time, which must fall before the earliest gate closure of the products bid.
 """
 
@@ -13,7 +15,7 @@ from datetime import date
 
 import pandas as pd
 
-from forecasting import PvSystem, forecast_day_ahead
+from forecasting import PvSystem, forecast_day_ahead, forecast_fleet_day_ahead
 from vpp.domain.assets import PvSpec, WindSpec
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.forecast import Forecast
@@ -21,6 +23,8 @@ from vpp.domain.market import MarketProfile
 from vpp.services.park_file import ParkData
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+#: Metered tenants from which one global model forecasts all their loads [count].
+FLEET_MODEL_FROM = 12
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,24 @@ def forecast_park(data: ParkData, profile: MarketProfile, day: date) -> ParkFore
         if any(p.id == product_id for p in profile.enabled_products())
     }
     loads: dict[str, Forecast] = {}
+    metered = [load for load in data.definition.loads if load.column is not None]
+    if len(metered) >= FLEET_MODEL_FROM:
+        meters = pd.DataFrame({load.enterprise_id: series[load.column] for load in metered})
+        loads.update(
+            forecast_fleet_day_ahead(
+                meters,
+                day,
+                tz,
+                issue,
+                target="load_mw",
+                interval_minutes=step,
+                quantiles=QUANTILES,
+                holidays_country=country,
+            )
+        )
     for load in data.definition.loads:
+        if load.enterprise_id in loads:
+            continue
         if load.column is not None:
             loads[load.enterprise_id] = run(load.column, model="auto")
         else:

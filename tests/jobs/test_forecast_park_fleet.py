@@ -1,0 +1,59 @@
+"""A park with many metered tenants is forecast by one global model; a small one per tenant."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from vpp.domain.market import load_market_profile
+from vpp.services.forecast_park import FLEET_MODEL_FROM, forecast_park
+from vpp.services.park_file import SAMPLE_PARK, LoadSource, ParkData, load_park
+
+
+def many_tenants(data: ParkData, n: int) -> ParkData:
+    """The sample park with ``n`` metered tenants: the steel meter scaled, shifted and noisy."""
+    rng = np.random.default_rng(0)
+    base = data.series["steel_load_mw"]
+    series = data.series.copy()
+    loads = []
+    for k in range(n):
+        column = f"tenant_{k}_mw"
+        shifted = base.shift(int(rng.integers(0, 8)))
+        noise = rng.normal(0.0, 0.05, len(base))
+        series[column] = (shifted * rng.uniform(0.2, 2.0) + noise).clip(lower=0.0)
+        loads.append(LoadSource(enterprise_id=f"tenant-{k}", column=column))
+    definition = data.definition.model_copy(update={"loads": loads})
+    return dataclasses.replace(data, definition=definition, series=series)
+
+
+def test_many_metered_tenants_share_one_global_model() -> None:
+    data = load_park(SAMPLE_PARK)
+    profile = load_market_profile("de-lu")
+    day = data.definition.demo_day
+    assert day is not None
+    park = many_tenants(data, FLEET_MODEL_FROM)
+    forecasts = forecast_park(park, profile, day)
+    intervals = profile.day_intervals(day)
+    assert set(forecasts.loads) == {f"tenant-{k}" for k in range(FLEET_MODEL_FROM)}
+    for forecast in forecasts.loads.values():
+        assert forecast.model == "lgbm_global"
+        assert forecast.issue_time == forecasts.issue_time
+        assert forecast.quantiles.index.equals(intervals)
+        assert forecast.median.notna().all()
+        q = forecast.quantiles
+        assert (q[0.1] <= q[0.5] + 1e-9).all() and (q[0.5] <= q[0.9] + 1e-9).all()
+    # the meters differ, so do their forecasts
+    medians = pd.DataFrame({k: f.median for k, f in forecasts.loads.items()})
+    assert medians.std(axis=1).mean() > 0.0
+
+
+def test_a_small_park_keeps_one_model_per_tenant() -> None:
+    data = load_park(SAMPLE_PARK)
+    profile = load_market_profile("de-lu")
+    day = data.definition.demo_day
+    assert day is not None
+    forecasts = forecast_park(data, profile, day)
+    assert forecasts.loads["steel"].model != "lgbm_global"
+    assert {"cellco", "datacentre"} <= set(forecasts.loads)
