@@ -113,6 +113,8 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
             problem.virtual_groups,
             coarse,
         )
+        if nested is not None and build and len(nested.fine) <= JOINT_REDISPATCH_MAX:
+            nested = None  # re-dispatch must deliver the awards: solve it jointly while cheap
     if nested is None:
         groups = group_assets(
             prep.assets, problem.aggregate, problem.reserve_eligible, problem.virtual_groups
@@ -174,6 +176,8 @@ def _solve_coarse(ctx: ModelContext, prep: Prepared) -> LpSolution:
     """
     problem = prep.problem
     algorithm = COARSE_LP_ALGORITHM if problem.solver.lower() == "highs" else None
+    if not ctx.lp.integer_ids().size:  # e.g. re-dispatch: the awarded reserves are given
+        return solve_lp(ctx.lp, problem.solver, problem.time_limit_s, lp_algorithm=algorithm)
     if problem.exact_mip:
         mip = solve_lp(ctx.lp, problem.solver, problem.time_limit_s)
         if mip.status not in SOLVED:
@@ -234,6 +238,11 @@ def _hold_coarse_reserves(ctx: ModelContext, held: dict[str, dict[str, np.ndarra
         ctx.lp.set_lower(all_ids, all_values)
         ctx.lp.set_upper(all_ids, all_values)
 
+
+JOINT_REDISPATCH_MAX = 50
+"""Re-dispatch of up to this many fine virtual batteries is solved as one model: reserves split
+by a coarse model can leave a fine battery short of the energy an award needs (settled as
+imbalance); beyond it the joint model is too slow and the two stages are used."""
 
 COARSE_LP_ALGORITHM = "barrier"
 """The coarse reserve model is a large, degenerate LP: interior point (with crossover, so the
