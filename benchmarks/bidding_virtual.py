@@ -288,6 +288,23 @@ def write(args: argparse.Namespace, rows: dict[str, list[dict]]) -> None:
             f"| {r['setup']} | {r['batteries']:,} | {r['seconds']:.1f} | {r['revenue']:,.0f} "
             f"| {held} | {r['violations']} |"
         )
+    fine = next((r for r in rows["loss"] if r["groups"] == VIRTUAL_GROUPS), None)
+    coarse = next(
+        (r for r in rows["loss_fcr"] if str(r["groups"]).endswith(f"R = {RESERVE_GROUPS}")), None
+    )
+    if fine is not None and coarse is not None:
+        lines += [
+            "",
+            "## Reading",
+            "",
+            f"The exact model cannot be solved at 10,000 or 100,000 batteries, so the loss at "
+            f"the default K = {VIRTUAL_GROUPS}, R = {RESERVE_GROUPS} is composed from the two "
+            f"measured parts, each set by bins per class of like products rather than fleet "
+            f"size: {fine['loss_pct']:.2f} % from the fine virtual batteries (energy only, "
+            f"N = {args.loss_size:,}) plus {coarse['loss_pct']:.2f} % from deciding FCR on the "
+            f"coarse ones (N = {args.fcr_loss_size:,}) = about "
+            f"{fine['loss_pct'] + coarse['loss_pct']:.2f} % (target <= 1 %).",
+        ]
     out: Path = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
