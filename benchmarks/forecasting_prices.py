@@ -6,12 +6,17 @@ two day-ahead exogenous forecasts of each dataset. In the same run, the publishe
 DNN-Ens forecasts (epftoolbox ``forecasts_2020`` files, which reproduce the paper) are scored
 on the very same test days, so MAE, sMAPE and rMAE (vs the weekly naive) compare like for like.
 
+Ours: LightGBM (``lgbm``, refit weekly), our own LEAR-Ens (``lear``: :mod:`forecasting.lear`,
+the four-window LASSO ensemble of the paper, recalibrated every day) and the simple average of
+the two (``lear+lgbm``: equal weights fixed a priori, nothing tuned on the test days).
+
 Timing: prices of all of D-1 are known when D is forecast (cleared the day before), so the
 issue time is the start of D and lags of one day are allowed; the exogenous columns are
 day-ahead forecasts, usable for D. The datasets are in local time with DST already removed
 (24 hours a day), so the day grid is read as UTC.
 
-Run: ``.venv/bin/python benchmarks/forecasting_prices.py [--market NP ...] [--days N] [--smoke]``.
+Run: ``.venv/bin/python benchmarks/forecasting_prices.py [--market NP ...] [--days N] [--smoke]
+[--jobs 2]`` (``--jobs`` runs markets in parallel processes).
 Writes ``benchmarks/results/forecasting_prices.{md,json}``.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +35,7 @@ from forecasting_datasets import SHARED, machine
 
 from forecasting import backtest_day_ahead
 from forecasting.gbm import GbmParams
+from forecasting.lear import LEAR_WINDOWS, backtest_lear
 from forecasting.metrics import mae, rmse, smape
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -47,6 +54,8 @@ FULL_PERIOD_RMAE = {
 }
 #: LightGBM training window for prices [d] (epftoolbox LEAR uses 56 to 1456 days).
 PRICE_TRAIN_DAYS = 728
+#: Weight of our LEAR-Ens in the ``lear+lgbm`` average, fixed a priori (not tuned).
+LEAR_WEIGHT = 0.5
 
 
 def read_epf(market: str) -> pd.DataFrame:
@@ -91,6 +100,12 @@ def run_market(market: str, days: int | None, refit_days: int) -> dict[str, obje
         gbm_params=GbmParams(train_days=PRICE_TRAIN_DAYS),
     )
     seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    lear = backtest_lear(frame, first, last, price="price", exog=("exog_1", "exog_2"))
+    lear_seconds = time.perf_counter() - began
+    lear = lear.reindex(result.actual.index)
+    if lear.isna().any().any():
+        raise SystemExit(f"{market}: LEAR left test hours without a forecast")
     actual = result.actual.to_numpy(dtype=float)
     published = anchor.reindex(result.actual.index)
     if not np.allclose(published["Real price"].to_numpy(), actual, atol=0.01, equal_nan=True):
@@ -100,6 +115,12 @@ def run_market(market: str, days: int | None, refit_days: int) -> dict[str, obje
     rows: dict[str, dict[str, float]] = {}
     candidates = {name: published[name].to_numpy(dtype=float) for name in ANCHOR_MODELS}
     candidates |= {f"ours: {n}": f[0.5].to_numpy(dtype=float) for n, f in result.forecasts.items()}
+    ours_lear = lear["lear"].to_numpy(dtype=float)
+    candidates["ours: lear"] = ours_lear
+    candidates["ours: lear+lgbm"] = (
+        LEAR_WEIGHT * ours_lear + (1 - LEAR_WEIGHT) * candidates["ours: lgbm"]
+    )
+    windows = {f"lear_{w}": lear[f"lear_{w}"].to_numpy(dtype=float) for w in LEAR_WINDOWS}
     for name, forecast in candidates.items():
         rows[name] = {
             "mae": mae(actual, forecast),
@@ -114,8 +135,22 @@ def run_market(market: str, days: int | None, refit_days: int) -> dict[str, obje
         "end": last.isoformat(),
         "days": len(result.days),
         "seconds": round(seconds, 1),
+        "lear_seconds": round(lear_seconds, 1),
         "models": rows,
+        "lear_windows_rmae": {
+            name: mae(actual, forecast) / naive_mae for name, forecast in windows.items()
+        },
     }
+
+
+def _run_market(job: tuple[str, int | None, int]) -> tuple[str, dict[str, object]]:
+    return job[0], run_market(*job)
+
+
+def _windows_text(res: dict[str, object]) -> str:
+    windows = res.get("lear_windows_rmae", {})
+    assert isinstance(windows, dict)
+    return ", ".join(f"{name} {value:.3f}" for name, value in windows.items())
 
 
 def _markdown(results: dict[str, dict[str, object]], info: dict[str, str], note: str) -> str:
@@ -127,8 +162,21 @@ def _markdown(results: dict[str, dict[str, object]], info: dict[str, str], note:
         "Same test days for every row; rMAE = MAE / MAE of the weekly naive on those days; "
         "sMAPE = mean 2|y-f|/(|y|+|f|) in %. Published forecasts: epftoolbox `forecasts_2020` "
         "(reproduce the paper; see reference/performance-anchors.md §2.1).",
-        "Ours: LightGBM quantile regression (P50 scored), issued at the start of D with all of "
-        f"D-1 known, trained on the {PRICE_TRAIN_DAYS} days before its issue time, refit weekly.",
+        "Ours, all issued at the start of D with all of D-1 known: `lgbm` = LightGBM quantile "
+        f"regression (P50 scored), trained on the {PRICE_TRAIN_DAYS} days before its issue "
+        "time, refit weekly; `lear` = our own implementation of LEAR-Ens (forecasting/lear.py: "
+        "one LASSO model per hour on prices of D-1, D-2, D-3, D-7, both exogenous forecasts of "
+        "D, D-1, D-7 and day-of-week dummies; median/MAD + asinh transform; penalty by AIC on "
+        "the LARS path with the noise variance fixed at the target's variance, as in the "
+        "scikit-learn releases the paper used, Lasso refit at that penalty; mean of the "
+        "56/84/1092/1456-day windows); `lear+lgbm` = "
+        f"{LEAR_WEIGHT:g} x lear + {1 - LEAR_WEIGHT:g} x lgbm P50, weights fixed a priori "
+        "(not tuned on any test day).",
+        "Recalibration: our `lear` is re-estimated every day on the data before D (prices to "
+        "the end of D-1, exogenous forecasts to the end of D), like the published LEAR-Ens and "
+        "DNN-Ens; our `lgbm` is refit only every 7 days, so `lgbm` and `lear+lgbm` use models "
+        "up to 6 days older than the published ones. `lear` is our own code (no epftoolbox "
+        "code), so it need not match the published LEAR-Ens number for number.",
         "",
         "| market | days | model | MAE | sMAPE [%] | rMAE | RMSE |",
         "|---|---|---|---|---|---|---|",
@@ -142,6 +190,16 @@ def _markdown(results: dict[str, dict[str, object]], info: dict[str, str], note:
                 f"| {m['rmae']:.3f} | {m['rmse']:.3f} |"
             )
     lines += [
+        "",
+        "rMAE of our single LEAR windows (their mean is `ours: lear`): "
+        + "; ".join(f"{market} {_windows_text(res)}" for market, res in results.items())
+        + ".",
+        "",
+        "Run time (s, lgbm backtest / lear backtest): "
+        + "; ".join(
+            f"{market} {res['seconds']} / {res['lear_seconds']}" for market, res in results.items()
+        )
+        + ".",
         "",
         "For reference, the published rMAE over each market's full two-year test period "
         "(performance-anchors §2.1): "
@@ -161,21 +219,26 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None, help="first N test days only")
     parser.add_argument("--refit-days", type=int, default=7)
     parser.add_argument("--smoke", action="store_true", help="NP, 14 days")
+    parser.add_argument("--jobs", type=int, default=1, help="markets run in parallel")
+    parser.add_argument("--note", default="", help="extra sentence for the markdown header")
     parser.add_argument("--out", type=Path, default=RESULTS / "forecasting_prices")
     args = parser.parse_args()
     markets = ["NP"] if args.smoke else (args.market or list(MARKETS))
     days = 14 if args.smoke else args.days
-    results = {}
-    for market in markets:
-        results[market] = run_market(market, days, args.refit_days)
-        print(market, json.dumps(results[market]["models"], indent=1), flush=True)
-    info = machine()
+    results: dict[str, dict[str, object]] = {}
+    jobs = [(market, days, args.refit_days) for market in markets]
     scope = "full two-year test periods" if days is None else f"first {days} test days only"
-    note = f"Scope: {scope}, markets {', '.join(markets)}."
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"run": info, "scope": scope, "markets": results}
-    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(_markdown(results, info, note))
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for market, res in pool.map(_run_market, jobs):
+            results[market] = res
+            print(market, json.dumps(res["models"], indent=1), flush=True)
+            # Written after every market, so a cut-short run keeps what it finished.
+            info = machine()
+            note = f"Scope: {scope}, markets {', '.join(results)}. {args.note}".rstrip()
+            payload = {"run": info, "scope": scope, "markets": results}
+            args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+            args.out.with_suffix(".md").write_text(_markdown(results, info, note))
     print(args.out.with_suffix(".md").read_text())
 
 

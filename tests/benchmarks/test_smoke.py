@@ -57,6 +57,7 @@ def test_price_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> No
     assert result.returncode == 0, result.stdout + result.stderr
     text = out.with_suffix(".json").read_text()
     assert "NP" in text and "DNN" in text.upper()
+    assert "ours: lear" in text and "ours: lear+lgbm" in text
 
 
 def test_cooptimisation_benchmark_smoke(shared_data: Path) -> None:
