@@ -31,7 +31,7 @@ from bidding.model import build_model
 from bidding.model.backend import LpSolution, solve_lp
 from bidding.model.context import ModelContext
 from bidding.model.market import reserve_total_terms
-from bidding.problem import BidProblem, Prepared, prepare
+from bidding.problem import BidProblem, Prepared, ReserveProduct, prepare
 from bidding.setpoints import dispatch_plan
 from vpp.domain.bids import BidSet, DispatchPlan, check_bid_set
 from vpp.domain.errors import InfeasibleProblemError, VppError
@@ -144,7 +144,6 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
             fixed_reserves=held,
             **build,  # type: ignore[arg-type]
         )
-        _hold_coarse_reserves(ctx, held)
         t1 = time.perf_counter()
         solution = solve_lp(
             ctx.lp, problem.solver, problem.time_limit_s, relax_integers=not prep.lots
@@ -193,19 +192,14 @@ def _solve_coarse(ctx: ModelContext, prep: Prepared) -> LpSolution:
         return first
     x = first.x.copy()
     for product in prep.reserves:
-        count = ctx.variables[f"reserve:{product.id}"]
-        scale = float(ctx.variables[f"reserve_scale:{product.id}"][0])
+        count, rounded, on = _whole_increments(ctx, product, x, down=True)
         total = x[count]
-        rounded = np.floor(total + 1e-6)
-        if product.min_bid_mw > 0:
-            rounded = np.where(rounded * scale >= product.min_bid_mw - 1e-9, rounded, 0.0)
         factor = np.divide(rounded, total, out=np.zeros_like(total), where=total > 1e-9)
         for handles in ctx.groups.values():
             held = handles.reserves.get(product.id)
             if held is not None:
                 x[held] = np.maximum(x[held], 0.0) * np.minimum(factor[product.block], 1.0)
         x[count] = rounded
-        on = ctx.variables.get(f"reserve_on:{product.id}")
         if on is not None:
             x[on] = (rounded > 0).astype(float)
     objective = float(ctx.lp.objective_vector() @ x + ctx.lp.objective_offset)
@@ -223,20 +217,6 @@ def _coarse_reserves(
             pid: np.where(x[ids] > 1e-9, share * x[ids], 0.0) for pid, ids in source.items()
         }
     return out
-
-
-def _hold_coarse_reserves(ctx: ModelContext, held: dict[str, dict[str, np.ndarray]]) -> None:
-    """Fix every group's reserves to ``held``; the park totals follow from them."""
-    ids: list[np.ndarray] = []
-    values: list[np.ndarray] = []
-    for group_id, handles in ctx.groups.items():
-        for product_id, variable in handles.reserves.items():
-            ids.append(variable)
-            values.append(held[group_id][product_id])
-    if ids:
-        all_ids, all_values = np.concatenate(ids), np.concatenate(values)
-        ctx.lp.set_lower(all_ids, all_values)
-        ctx.lp.set_upper(all_ids, all_values)
 
 
 JOINT_REDISPATCH_MAX = 50
@@ -306,12 +286,8 @@ def _fix_increments(
     problem = prep.problem
     lp = ctx.lp
     for product in prep.reserves:
-        count = ctx.variables[f"reserve:{product.id}"]
-        scale = float(ctx.variables[f"reserve_scale:{product.id}"][0])
-        rounded = np.floor(x[count] + 1e-6) if down else np.round(x[count])
-        on = ctx.variables.get(f"reserve_on:{product.id}")
+        count, rounded, on = _whole_increments(ctx, product, x, down)
         if on is not None:
-            rounded = np.where(rounded * scale >= product.min_bid_mw - 1e-9, rounded, 0.0)
             lp.set_lower(on, (rounded > 0).astype(float))
             lp.set_upper(on, (rounded > 0).astype(float))
         lp.set_lower(count, rounded)
@@ -324,6 +300,20 @@ def _fix_increments(
         relax_integers=relax,
         lp_algorithm=algorithm if relax else None,
     )
+
+
+def _whole_increments(
+    ctx: ModelContext, product: ReserveProduct, x: np.ndarray, down: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A product's block counts in ``x`` as whole increments (rounded down, or to the nearest),
+    zero where below the minimum bid: ``(count ids, rounded counts, offered-switch ids)``."""
+    count = ctx.variables[f"reserve:{product.id}"]
+    scale = float(ctx.variables[f"reserve_scale:{product.id}"][0])
+    rounded = np.floor(x[count] + 1e-6) if down else np.round(x[count])
+    on = ctx.variables.get(f"reserve_on:{product.id}")
+    if on is not None:
+        rounded = np.where(rounded * scale >= product.min_bid_mw - 1e-9, rounded, 0.0)
+    return count, rounded, on
 
 
 def expected_profit(ctx: ModelContext, x: np.ndarray) -> float:

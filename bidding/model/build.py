@@ -17,7 +17,7 @@ from bidding.model.loads import (
     define_shiftable_load,
     define_thermal,
 )
-from bidding.model.lp import FloatArray, LinearProgram
+from bidding.model.lp import FloatArray, IntArray, LinearProgram
 from bidding.model.market import (
     define_bid_monotonicity,
     define_delivery,
@@ -66,7 +66,8 @@ def build_model(
         Cost of a deviation from the award [currency/MWh] (re-dispatch).
     fixed_reserves : dict, optional
         Group id -> product id -> (T,) reserve the group holds [MW], decided beforehand (by a
-        coarser model); batteries then turn their sustain-energy rows into SoC bounds.
+        coarser model): its reserve variables are fixed there, and batteries turn their
+        headroom and sustain-energy rows into bounds.
     block_reserves : bool
         Batteries hold one figure per product block (as the park offers it) instead of one
         per interval: a smaller, far less degenerate LP for many batteries; it gives up only
@@ -83,6 +84,7 @@ def build_model(
         if eligible is not None:  # grouped members share their products
             ctx.eligible[group.id] = frozenset(eligible.get(group.members[0], ()))
         DEFINE[group.spec.type](ctx, group.id, group.spec)
+    _fix_reserves(ctx)
     if awarded_mw is None:
         define_reserve_totals(ctx)
         define_net_position(ctx)
@@ -95,3 +97,18 @@ def build_model(
         define_delivery(ctx, np.asarray(awarded_mw, dtype=float), deviation_penalty)
     define_objective(ctx)
     return ctx
+
+
+def _fix_reserves(ctx: ModelContext) -> None:
+    """Pin the reserve variables of groups whose reserves were decided beforehand (one bulk
+    bound update: the program's bounds are rewritten whole on each call)."""
+    ids: list[IntArray] = []
+    values: list[FloatArray] = []
+    for group_id, fixed in ctx.fixed_reserves.items():
+        for product_id, held in ctx.groups[group_id].reserves.items():
+            ids.append(held)
+            values.append(np.broadcast_to(np.asarray(fixed[product_id], float), held.shape))
+    if ids:
+        all_ids, all_values = np.concatenate(ids), np.concatenate(values)
+        ctx.lp.set_lower(all_ids, all_values)
+        ctx.lp.set_upper(all_ids, all_values)
