@@ -6,7 +6,7 @@ two day-ahead exogenous forecasts of each dataset. In the same run, the publishe
 DNN-Ens forecasts (epftoolbox ``forecasts_2020`` files, which reproduce the paper) are scored
 on the very same test days, so MAE, sMAPE and rMAE (vs the weekly naive) compare like for like.
 
-Ours: LightGBM (``lgbm``, refit weekly), our own LEAR-Ens (``lear``: :mod:`forecasting.lear`,
+Ours: LightGBM (``lgbm``, refit daily by default), our own LEAR-Ens (``lear``: :mod:`forecasting.lear`,
 the four-window LASSO ensemble of the paper, recalibrated every day) and the simple average of
 the two (``lear+lgbm``: equal weights fixed a priori, nothing tuned on the test days).
 
@@ -153,7 +153,10 @@ def _windows_text(res: dict[str, object]) -> str:
     return ", ".join(f"{name} {value:.3f}" for name, value in windows.items())
 
 
-def _markdown(results: dict[str, dict[str, object]], info: dict[str, str], note: str) -> str:
+def _markdown(
+    results: dict[str, dict[str, object]], info: dict[str, str], note: str, refit_days: int
+) -> str:
+    refit = "daily" if refit_days == 1 else f"every {refit_days} days"
     lines = [
         "# Day-ahead price forecasts vs epftoolbox LEAR-Ens / DNN-Ens (Lago et al. 2021)",
         "",
@@ -164,19 +167,26 @@ def _markdown(results: dict[str, dict[str, object]], info: dict[str, str], note:
         "(reproduce the paper; see reference/performance-anchors.md §2.1).",
         "Ours, all issued at the start of D with all of D-1 known: `lgbm` = LightGBM quantile "
         f"regression (P50 scored), trained on the {PRICE_TRAIN_DAYS} days before its issue "
-        "time, refit weekly; `lear` = our own implementation of LEAR-Ens (forecasting/lear.py: "
+        f"time, refit {refit}; `lear` = our own implementation of LEAR-Ens (forecasting/lear.py: "
         "one LASSO model per hour on prices of D-1, D-2, D-3, D-7, both exogenous forecasts of "
         "D, D-1, D-7 and day-of-week dummies; median/MAD + asinh transform; penalty by AIC on "
-        "the LARS path with the noise variance fixed at the target's variance, as in the "
-        "scikit-learn releases the paper used, Lasso refit at that penalty; mean of the "
+        "the LARS path over columns scaled to unit norm, with the noise variance fixed at the "
+        "target's variance, as `LassoLarsIC(normalize=True)` did in the scikit-learn releases "
+        "the paper used, Lasso refit on the unscaled columns at that penalty; mean of the "
         "56/84/1092/1456-day windows); `lear+lgbm` = "
         f"{LEAR_WEIGHT:g} x lear + {1 - LEAR_WEIGHT:g} x lgbm P50, weights fixed a priori "
         "(not tuned on any test day).",
         "Recalibration: our `lear` is re-estimated every day on the data before D (prices to "
         "the end of D-1, exogenous forecasts to the end of D), like the published LEAR-Ens and "
-        "DNN-Ens; our `lgbm` is refit only every 7 days, so `lgbm` and `lear+lgbm` use models "
-        "up to 6 days older than the published ones. `lear` is our own code (no epftoolbox "
-        "code), so it need not match the published LEAR-Ens number for number.",
+        "DNN-Ens; our `lgbm` is refit "
+        + (
+            "daily too."
+            if refit_days == 1
+            else f"only every {refit_days} days, so `lgbm` and `lear+lgbm` use models up to "
+            f"{refit_days - 1} days older than the published ones."
+        )
+        + " `lear` is our own code (no epftoolbox code), so it need not match the published "
+        "LEAR-Ens number for number.",
         "",
         "| market | days | model | MAE | sMAPE [%] | rMAE | RMSE |",
         "|---|---|---|---|---|---|---|",
@@ -217,7 +227,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--market", action="append", choices=sorted(MARKETS), default=None)
     parser.add_argument("--days", type=int, default=None, help="first N test days only")
-    parser.add_argument("--refit-days", type=int, default=7)
+    parser.add_argument(
+        "--refit-days", type=int, default=1, help="lgbm refit period [d]; 1 = daily, as the paper"
+    )
     parser.add_argument("--smoke", action="store_true", help="NP, 14 days")
     parser.add_argument("--jobs", type=int, default=1, help="markets run in parallel")
     parser.add_argument("--note", default="", help="extra sentence for the markdown header")
@@ -238,7 +250,7 @@ def main() -> None:
             note = f"Scope: {scope}, markets {', '.join(results)}. {args.note}".rstrip()
             payload = {"run": info, "scope": scope, "markets": results}
             args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
-            args.out.with_suffix(".md").write_text(_markdown(results, info, note))
+            args.out.with_suffix(".md").write_text(_markdown(results, info, note, args.refit_days))
     print(args.out.with_suffix(".md").read_text())
 
 

@@ -265,6 +265,12 @@ def aic_lasso_path(
 def _fit_hour(xc: FloatArray, yc: FloatArray, gram: FloatArray, rss_floor: float) -> FloatArray:
     """LASSO coefficients of one hour on centred inputs: AIC-chosen penalty, Lasso refit.
 
+    The penalty is chosen as in the paper's code (``LassoLarsIC`` with the then default
+    ``normalize=True``): the AIC-scored LARS path runs on columns scaled to unit norm. The
+    LASSO is then refit on the unscaled columns at that penalty, which keeps far more inputs
+    than the normalised solution would; choosing the penalty on the unscaled columns instead
+    over-regularises (rMAE 0.447 against 0.396 on NP's first 182 test days).
+
     The LARS path is first followed for :data:`FIRST_LARS_ITER` steps. That is accepted when
     no later step can beat the best AIC found: even with the least residual sum of squares
     any model can reach (``rss_floor``, the OLS fit) it would need at least as many non-zero
@@ -276,15 +282,17 @@ def _fit_hour(xc: FloatArray, yc: FloatArray, gram: FloatArray, rss_floor: float
     yy = float(yc @ yc)
     if not yy > 0:
         return np.zeros(xc.shape[1])
-    xy = xc.T @ yc
-    alphas, coefs, criterion, n_iter = aic_lasso_path(xy, gram, yy, n_samples, FIRST_LARS_ITER)
+    norms = np.sqrt(np.diag(gram))
+    xy = (xc.T @ yc) / norms
+    gram_n = gram / np.outer(norms, norms)
+    alphas, coefs, criterion, n_iter = aic_lasso_path(xy, gram_n, yy, n_samples, FIRST_LARS_ITER)
     best = int(np.argmin(criterion))
     if n_iter >= FIRST_LARS_ITER:
         last_dof = int((np.abs(coefs[:, -1]) > np.finfo(float).eps).sum())
         if rss_floor / (yy / n_samples) + 2.0 * last_dof < criterion[best]:
-            alphas, coefs, criterion, _ = aic_lasso_path(xy, gram, yy, n_samples, MAX_LARS_ITER)
+            alphas, coefs, criterion, _ = aic_lasso_path(xy, gram_n, yy, n_samples, MAX_LARS_ITER)
             best = int(np.argmin(criterion))
-    coef: FloatArray = np.asarray(coefs[:, best], dtype=float)
+    coef: FloatArray = np.asarray(coefs[:, best] / norms, dtype=float)
     alpha = float(alphas[best])
     if alpha <= 1e-12:  # end of the path: the LARS solution is already the (OLS) fit
         return coef
@@ -295,7 +303,7 @@ def _fit_hour(xc: FloatArray, yc: FloatArray, gram: FloatArray, rss_floor: float
         max_iter=MAX_LARS_ITER,
         warm_start=True,
     )
-    lasso.coef_ = coef.copy()  # start from the exact LARS solution: converges at once
+    lasso.coef_ = coef.copy()  # the normalised solution, rescaled: a close start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         lasso.fit(xc, yc)

@@ -7,9 +7,10 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LassoLarsIC
+from sklearn.linear_model import Lasso, LassoLarsIC
 
 from forecasting.lear import (
+    _fit_hour,
     aic_lasso_path,
     backtest_lear,
     build_lear_design,
@@ -155,3 +156,23 @@ def test_aic_choice_matches_lasso_lars_ic() -> None:
     best = int(np.argmin(criterion))
     assert alphas[best] == pytest.approx(reference.alpha_)
     np.testing.assert_allclose(coefs[:, best], reference.coef_, atol=1e-10)
+
+
+def test_penalty_is_chosen_on_unit_norm_columns_and_refit_unscaled() -> None:
+    """The paper's recipe: ``LassoLarsIC(normalize=True)`` picks alpha, ``Lasso`` refits raw X."""
+    rng = np.random.default_rng(2)
+    scales = np.geomspace(0.1, 10.0, 30)  # inputs on very different scales, as LEAR's are
+    x = rng.normal(size=(300, 30)) * scales
+    y = 0.8 * x[:, 0] / scales[0] - 0.5 * x[:, 7] / scales[7] + 0.3 * x[:, 20] / scales[20]
+    y = y + rng.normal(0, 0.4, 300)
+    xc, yc = x - x.mean(axis=0), y - y.mean()
+    norms = np.linalg.norm(xc, axis=0)
+    chooser = LassoLarsIC(criterion="aic", fit_intercept=False, noise_variance=np.var(yc))
+    chooser.fit(xc / norms, yc)
+    reference = Lasso(alpha=chooser.alpha_, fit_intercept=False, tol=1e-12, max_iter=100_000)
+    reference.fit(xc, yc)
+    ols, *_ = np.linalg.lstsq(xc, yc, rcond=None)
+    rss_floor = float(((yc - xc @ ols) ** 2).sum())
+    ours = _fit_hour(xc, yc, xc.T @ xc, rss_floor)
+    np.testing.assert_allclose(ours, reference.coef_, atol=1e-4)
+    assert {0, 7, 20} <= set(np.flatnonzero(ours))
