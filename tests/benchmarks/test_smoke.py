@@ -60,6 +60,20 @@ def test_price_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> No
     assert "ours: lear" in text and "ours: lear+lgbm" in text
 
 
+def test_capture_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
+    """Both epftoolbox file sets on the anchor's days: captures in range, no violations."""
+    out = tmp_path / "capture"
+    args = ["--smoke", "--markets", "FR", "--variants", "lp", "--files", "current", "2020"]
+    result = run("bidding_capture_epftoolbox.py", *args, "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = json.loads(out.with_suffix(".json").read_text())["runs"]
+    assert [r["forecast_files"] for r in runs] == ["current", "2020"]
+    for r in runs:
+        assert r["violations"] == 0 and 0.5 < r["capture_ratio"] <= 1.0
+        assert r["start"] == "2015-01-11"  # the anchor's first day: the 8th test day
+    assert "| FR | current | lp |" in out.with_suffix(".md").read_text()
+
+
 def test_cooptimisation_benchmark_smoke(shared_data: Path) -> None:
     result = run("bidding_cooptimisation.py", "--smoke")
     assert result.returncode == 0, result.stdout + result.stderr
