@@ -151,10 +151,10 @@ def markdown(report: dict[str, object]) -> str:
     for run in runs:
         a = ref.get(run["market_label"], {})
         dnn, best = a.get("DNN Ensemble"), a.get("perfect")
-        capture = f"{100 * dnn / best:.1f} %" if dnn and best else "—"
+        capture = f"{100 * dnn / best:.2f} %" if dnn and best else "—"
         lines.append(
             f"| {run['market_label']} | {run['forecast_files']} | {run['variant']} | {run['days']} | {run['revenue']:.1f} | "
-            f"{run['perfect_foresight_revenue']:.1f} | {100 * run['capture_ratio']:.1f} % | "
+            f"{run['perfect_foresight_revenue']:.1f} | {100 * run['capture_ratio']:.2f} % | "
             f"{dnn or float('nan'):.1f} | {best or float('nan'):.1f} | {capture} | "
             f"{run['violations']} | {run['cycles']:.1f} | {run['deviation_mwh']:.2f} | {run['seconds']:.0f} |"
         )

@@ -248,9 +248,7 @@ def run_market(market: str, days: int | None, solves: tuple[str, ...]) -> dict[s
             if setup == "energy" and solve != solves[0]:
                 block[setup] = out[solves[0]]["energy"]  # type: ignore[index]
                 continue  # no integer variables without reserves: the same run
-            block[setup] = row = run_setup(
-                profile, prices, reserves, setup, runs, EXACT_MIP[solve]
-            )
+            block[setup] = row = run_setup(profile, prices, reserves, setup, runs, EXACT_MIP[solve])
             print(
                 market,
                 solve,

@@ -79,8 +79,14 @@ def read_anchor(market: str) -> pd.DataFrame:
     return raw
 
 
-def run_market(market: str, days: int | None, refit_days: int) -> dict[str, object]:
-    """Backtest one market and score ours and the anchors on the same test intervals."""
+def run_market(
+    market: str, days: int | None, refit_days: int, save: Path | None = None
+) -> dict[str, object]:
+    """Backtest one market and score ours and the anchors on the same test intervals.
+
+    With ``save`` set, the hourly forecasts (ours and the published ones) and the real price
+    are written to ``save/<market>.csv.gz`` for the capture benchmark's own-forecast run.
+    """
     frame, anchor = read_epf(market), read_anchor(market)
     first = anchor.index[0].date()
     last = anchor.index[-1].date() if days is None else first + timedelta(days=days - 1)
@@ -121,6 +127,13 @@ def run_market(market: str, days: int | None, refit_days: int) -> dict[str, obje
         LEAR_WEIGHT * ours_lear + (1 - LEAR_WEIGHT) * candidates["ours: lgbm"]
     )
     windows = {f"lear_{w}": lear[f"lear_{w}"].to_numpy(dtype=float) for w in LEAR_WINDOWS}
+    if save is not None:
+        table = pd.DataFrame(candidates, index=result.actual.index)
+        for level in (0.1, 0.9):
+            table[f"ours: lgbm P{round(100 * level)}"] = result.forecasts["lgbm"][level]
+        table.insert(0, "Real price", actual)
+        save.mkdir(parents=True, exist_ok=True)
+        table.to_csv(save / f"{market}.csv.gz", float_format="%.4f")
     for name, forecast in candidates.items():
         rows[name] = {
             "mae": mae(actual, forecast),
@@ -143,7 +156,9 @@ def run_market(market: str, days: int | None, refit_days: int) -> dict[str, obje
     }
 
 
-def _run_market(job: tuple[str, int | None, int]) -> tuple[str, dict[str, object]]:
+def _run_market(
+    job: tuple[str, int | None, int, Path | None],
+) -> tuple[str, dict[str, object]]:
     return job[0], run_market(*job)
 
 
@@ -234,11 +249,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="markets run in parallel")
     parser.add_argument("--note", default="", help="extra sentence for the markdown header")
     parser.add_argument("--out", type=Path, default=RESULTS / "forecasting_prices")
+    parser.add_argument(
+        "--save-forecasts",
+        type=Path,
+        default=None,
+        help="directory for the hourly forecasts, one <market>.csv.gz each",
+    )
     args = parser.parse_args()
     markets = ["NP"] if args.smoke else (args.market or list(MARKETS))
     days = 14 if args.smoke else args.days
     results: dict[str, dict[str, object]] = {}
-    jobs = [(market, days, args.refit_days) for market in markets]
+    jobs = [(market, days, args.refit_days, args.save_forecasts) for market in markets]
     scope = "full two-year test periods" if days is None else f"first {days} test days only"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -51,13 +51,24 @@ def test_scale_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> No
     assert "| 5 |" in out.with_suffix(".md").read_text()
 
 
-def test_price_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
-    out = tmp_path / "prices"
-    result = run("forecasting_prices.py", "--smoke", "--out", str(out))
+def test_price_forecast_and_own_capture_benchmarks_smoke(shared_data: Path, tmp_path: Path) -> None:
+    """Price forecasts on 14 NP days, saved, then bid through the capture pipeline."""
+    out, saved = tmp_path / "prices", tmp_path / "forecasts"
+    result = run(
+        "forecasting_prices.py", "--smoke", "--out", str(out), "--save-forecasts", str(saved)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     text = out.with_suffix(".json").read_text()
     assert "NP" in text and "DNN" in text.upper()
     assert "ours: lear" in text and "ours: lear+lgbm" in text
+    capture = tmp_path / "own"
+    args = ["--forecasts", str(saved), "--markets", "NP", "--out", str(capture)]
+    result = run("bidding_capture_own.py", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = json.loads(capture.with_suffix(".json").read_text())["runs"]
+    assert {r["forecast_name"] for r in runs} >= {"DNN Ensemble", "ours: lear+lgbm"}
+    for r in runs:
+        assert r["days"] == 14 and r["violations"] == 0 and 0.0 < r["capture_ratio"] <= 1.0
 
 
 def test_capture_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
