@@ -63,6 +63,11 @@ Ack payload (JSON object), one per setpoint message, on the gateway's ack topic:
     well-formed ack settles its message: acks with an unknown, stale or already answered
     ``message_id``, from another gateway's topic, or without an ``assets`` object are ignored,
     as are entries for assets the message did not carry.
+
+Modules
+    The topic layout and wire vocabulary are in ``adapters.dispatch.mqtt_topics``, the
+    connection in ``adapters.dispatch.mqtt_client`` and a send's messages and ack window in
+    ``adapters.dispatch.mqtt_messages``; their public names are importable from here too.
 """
 
 from __future__ import annotations
@@ -73,295 +78,56 @@ import math
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
 from operator import attrgetter
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import paho.mqtt.client as paho
-import pydantic_core
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
+from adapters.dispatch.mqtt_client import MqttClient
+from adapters.dispatch.mqtt_messages import _AssetDay, _Batch, _Layout, _Message
+from adapters.dispatch.mqtt_topics import (
+    ACCEPTED,
+    ACK,
+    DEFAULT_PREFIX,
+    NO_ANSWER,
+    REJECTED,
+    SETPOINTS,
+    TELEMETRY,
+    _check_level,
+    gateway_topic,
+    to_json,
+    topic,
+    utc_iso,
+)
 from vpp.domain.bids import Setpoint
 from vpp.domain.errors import AdapterError, InvalidInputError
 
+__all__ = [
+    "ACCEPTED",
+    "ACK",
+    "DEFAULT_PREFIX",
+    "NO_ANSWER",
+    "REJECTED",
+    "SETPOINTS",
+    "TELEMETRY",
+    "MqttChannel",
+    "MqttClient",
+    "gateway_topic",
+    "to_json",
+    "topic",
+    "utc_iso",
+]
+
 log = logging.getLogger("adapters.dispatch.mqtt")
-
-DEFAULT_PREFIX = "parkvpp"
-SETPOINTS, ACK, TELEMETRY = "setpoints", "ack", "telemetry"
-ACCEPTED, REJECTED, NO_ANSWER = "accepted", "rejected", "no_answer"
-_FORBIDDEN = frozenset("/+#")
-
-
-def topic(prefix: str, gateway: str, asset_id: str, kind: str) -> str:
-    """The per-asset topic ``{prefix}/{gateway}/{asset_id}/{kind}`` (telemetry)."""
-    return f"{prefix}/{gateway}/{asset_id}/{kind}"
-
-
-def gateway_topic(prefix: str, gateway: str, kind: str) -> str:
-    """The per-gateway topic ``{prefix}/{gateway}/{kind}`` (setpoints, acks)."""
-    return f"{prefix}/{gateway}/{kind}"
-
-
-def to_json(body: Any) -> bytes:
-    """``body`` as compact JSON (pydantic-core's serializer: about 5x ``json.dumps``)."""
-    return pydantic_core.to_json(body)
-
-
-def utc_iso(instant: datetime) -> str:
-    """``instant`` as ISO 8601 in UTC with a ``Z`` suffix."""
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-class MqttClient:
-    """A connected paho client with its network thread; base of the channel and subscriber.
-
-    Patterns given to :meth:`subscribe` are (re)subscribed on every connect; :meth:`start`
-    returns once the broker has granted them, so no message published afterwards is missed.
-    """
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 1883,
-        *,
-        client_id: str | None = None,
-        keepalive_s: int = 30,
-        connect_timeout_s: float = 5.0,
-        max_inflight: int = 1000,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.keepalive_s = keepalive_s
-        self.connect_timeout_s = connect_timeout_s
-        self.client_id = client_id or f"parkvpp-{uuid.uuid4().hex[:12]}"
-        self._subscriptions: list[tuple[str, int]] = []
-        self._subscribed = threading.Event()
-        self._pending_subs: set[int] = set()
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv311
-        )
-        self._client.max_inflight_messages_set(max_inflight)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._connected = threading.Event()
-        self._connect_error: str | None = None
-        self._running = False
-
-    def subscribe(self, pattern: str, qos: int = 1) -> None:
-        """Subscribe to ``pattern`` on every connect (call before :meth:`start`)."""
-        self._subscriptions.append((pattern, qos))
-
-    def start(self) -> Self:
-        """Connect, start the network thread and wait for the subscriptions to be granted."""
-        if self._running:
-            return self
-        try:
-            self._client.connect(self.host, self.port, keepalive=self.keepalive_s)
-        except OSError as error:
-            raise AdapterError(
-                f"cannot reach the MQTT broker at {self.host}:{self.port}: {error}",
-                hint="start the broker or fix the host/port",
-            ) from error
-        self._client.loop_start()
-        self._running = True
-        ready = self._connected.wait(self.connect_timeout_s) and (
-            not self._subscriptions or self._subscribed.wait(self.connect_timeout_s)
-        )
-        if not ready or self._connect_error is not None:
-            reason = self._connect_error or "no CONNACK/SUBACK in time"
-            self.stop()
-            raise AdapterError(
-                f"MQTT broker at {self.host}:{self.port} refused the session: {reason}",
-                hint="check the broker's listener and access rules",
-            )
-        return self
-
-    def stop(self) -> None:
-        """Disconnect and join the network thread."""
-        if not self._running:
-            return
-        self._running = False
-        self._client.disconnect()
-        self._client.loop_stop()
-        self._connected.clear()
-        # paho keeps a loopback socket pair for waking its loop and closes it only in __del__;
-        # the client sits in a reference cycle with our callbacks, so the garbage collector may
-        # finalise the sockets first and warn. Close them now (paho 2.x API, private but stable).
-        reset = getattr(self._client, "_reset_sockets", None)
-        if reset is not None:
-            reset(sockpair_only=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def publish(self, topic_name: str, payload: bytes | str, qos: int = 1) -> None:
-        """Queue one message; paho's network thread sends it."""
-        info = self._client.publish(topic_name, payload, qos=qos)
-        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
-            raise AdapterError(f"MQTT publish to {topic_name} failed: {paho.error_string(info.rc)}")
-
-    # paho callbacks (network thread) -------------------------------------------------------
-
-    def _on_connect(
-        self,
-        client: paho.Client,
-        userdata: Any,
-        flags: Any,
-        reason_code: ReasonCode,
-        properties: Any,
-    ) -> None:
-        if reason_code.is_failure:
-            self._connect_error = str(reason_code)
-            self._connected.set()
-            return
-        self._connect_error = None
-        if self._subscriptions:
-            result, mid = client.subscribe(self._subscriptions)
-            if result == paho.MQTT_ERR_SUCCESS and mid is not None:
-                self._pending_subs.add(mid)
-        self._connected.set()
-
-    def _on_subscribe(
-        self,
-        client: paho.Client,
-        userdata: Any,
-        mid: int,
-        reason_codes: list[ReasonCode],
-        properties: Any,
-    ) -> None:
-        refused = [rc for rc in reason_codes if rc.is_failure]
-        if refused:
-            self._connect_error = f"subscription refused: {refused}"
-        self._pending_subs.discard(mid)
-        self._subscribed.set()
-
-    def _on_disconnect(
-        self,
-        client: paho.Client,
-        userdata: Any,
-        flags: Any,
-        reason_code: ReasonCode,
-        properties: Any,
-    ) -> None:
-        if self._running:
-            log.warning(
-                "MQTT client %s disconnected (%s); paho reconnects", self.client_id, reason_code
-            )
-
-    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        """Handle one incoming message (subclasses override)."""
-
-
-# --------------------------------------------------------------------------- setpoints out
-
 
 _ASSET = attrgetter("asset_id")
 _START = attrgetter("interval_start")
 _POWER = attrgetter("power_mw")
 _UP = attrgetter("reserve_up_mw")
 _DOWN = attrgetter("reserve_down_mw")
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """Where an asset's setpoints, in the order given, go in its payload arrays.
-
-    Computed once per distinct tuple of interval starts: the assets of one send usually share
-    them, so sorting, the grid check and the ISO formatting are not repeated per asset.
-    """
-
-    start: str  # ISO 8601 UTC of the first interval start
-    order: list[int] | None  # indices of the setpoints by interval start; None when in order
-    positions: list[int] | None  # array index of each sorted setpoint; None when contiguous
-    slots: int  # array length
-
-    def spread(self, values: list[float]) -> list[float | None] | list[float]:
-        """``values`` sorted and placed at their positions, ``None`` in the gaps."""
-        if self.order is not None:
-            values = [values[i] for i in self.order]
-        if self.positions is None:
-            return values
-        column: list[float | None] = [None] * self.slots
-        for k, value in zip(self.positions, values, strict=True):
-            column[k] = value
-        return column
-
-
-@dataclass(frozen=True, slots=True)
-class _AssetDay:
-    """One asset's validated setpoints (value columns in the order given; reserves if non-zero)."""
-
-    asset_id: str
-    layout: _Layout
-    power: list[float]
-    up: list[float] | None
-    down: list[float] | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Message:
-    """One setpoint message: a chunk of one gateway's assets, validated, encoded on demand."""
-
-    message_id: str
-    gateway: str
-    days: list[_AssetDay]
-
-
-class _Batch:
-    """The acks one send waits for, and the flow-control window of its publishes."""
-
-    def __init__(self, messages: dict[str, _Message]) -> None:
-        self.messages = messages  # message id -> message
-        self.confirmed: set[str] = set()  # asset ids
-        self.answered = 0  # messages
-        self.outstanding: set[str] = set()  # published, neither answered nor given up on
-        self.sent_at: deque[tuple[float, str]] = deque()  # (monotonic publish time, id)
-        self.queues: dict[str, deque[tuple[int, str]]] = {}  # gateway -> (seq, id), in order
-        self.place: dict[str, tuple[str, int]] = {}  # message id -> (gateway, seq)
-        self.last_progress = time.monotonic()
-        self.changed = threading.Condition()
-
-    def published(self, message_id: str, gateway: str) -> None:
-        """Count ``message_id`` in the window (call before publishing it)."""
-        with self.changed:
-            seq = len(self.place)
-            self.place[message_id] = (gateway, seq)
-            self.queues.setdefault(gateway, deque()).append((seq, message_id))
-            self.outstanding.add(message_id)
-            self.sent_at.append((time.monotonic(), message_id))
-
-    def answered_by(self, message_id: str) -> None:
-        """Free ``message_id``'s slot, and those of earlier messages to the same gateway.
-
-        A gateway handles its messages in order, so an answer to a later message means the
-        earlier ones were delivered and left unanswered: they no longer hold a place in the
-        broker's queue. Call with ``changed`` held.
-        """
-        self.answered += 1
-        self.outstanding.discard(message_id)
-        where = self.place.get(message_id)
-        if where is not None:
-            queue = self.queues[where[0]]
-            while queue and queue[0][0] <= where[1]:
-                self.outstanding.discard(queue.popleft()[1])
-        self.last_progress = time.monotonic()
-        self.changed.notify_all()
 
 
 class MqttChannel(MqttClient):
@@ -665,15 +431,3 @@ class MqttChannel(MqttClient):
         unanswered = len(sent.days) - len(accepted) - len(refused)
         if unanswered:
             log.warning("gateway %s: %d assets did not answer", sent.gateway, unanswered)
-
-
-def _check_level(name: str) -> None:
-    """Raise InvalidInputError unless ``name`` can be one MQTT topic level."""
-    if not name or not _FORBIDDEN.isdisjoint(name):
-        raise InvalidInputError(
-            f"{name!r} cannot be an MQTT topic level",
-            hint="asset ids and gateway names must be non-empty, without / + #",
-        )
-
-
-# --------------------------------------------------------------------------- telemetry in

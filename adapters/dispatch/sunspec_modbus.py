@@ -30,278 +30,95 @@ several unit ids), at most ``max_connections`` open at once, each request bounde
 ``timeout_s`` and ``retries``. pymodbus allows one request in flight per connection, so the
 unit ids behind one ``host:port`` are served one after another. :meth:`send` is synchronous: it
 runs its own event loop, in a worker thread when the calling thread already runs one.
+
+The register layout and its encoding live in :mod:`adapters.dispatch.sunspec_registers`, the
+device addresses and the setpoint checks in :mod:`adapters.dispatch.sunspec_devices`; their
+public names are importable from here too. The Modbus requests (``_read``, ``_write``,
+``_write_read``) are defined in :mod:`adapters.dispatch.sunspec_requests` and called as globals
+of this module: the dispatch benchmark times them by replacing these module attributes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import itertools
 import logging
 import math
 import operator
-import struct
 from collections import defaultdict
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
-import sunspec2.device as sunspec_device
 import sunspec2.mb as sunspec_mb
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from adapters.dispatch.sunspec_devices import (
+    ControlModel,
+    DiscoveredDevice,
+    SunSpecAddress,
+    _check_rating,
+    _pick,
+)
+from adapters.dispatch.sunspec_registers import (
+    ENABLED,
+    END_MODEL_ID,
+    MAX_MODELS,
+    STANDARD_BASE_ADDRESS,
+    STORCTL_CHARGE,
+    STORCTL_DISCHARGE,
+    SUNS_MARKER,
+    WSET_MOD_WATTS,
+    ModelLayout,
+    PointLayout,
+    _point,
+    _wset_block,
+    _wset_values,
+    model_layout,
+    scaled,
+)
+from adapters.dispatch.sunspec_requests import (
+    ILLEGAL_FUNCTION,
+    DeviceAnswerError,
+    _read,
+    _write,
+    _write_read,
+)
 from vpp.domain.bids import Setpoint
 from vpp.domain.errors import InvalidInputError, NotFoundError
 from vpp.domain.ports import Clock, SystemClock
 
+__all__ = [
+    "ENABLED",
+    "END_MODEL_ID",
+    "ILLEGAL_FUNCTION",
+    "MAX_MODELS",
+    "STANDARD_BASE_ADDRESS",
+    "STORCTL_CHARGE",
+    "STORCTL_DISCHARGE",
+    "SUNS_MARKER",
+    "WSET_MOD_WATTS",
+    "ControlModel",
+    "DeviceAnswerError",
+    "DiscoveredDevice",
+    "ModelLayout",
+    "PointLayout",
+    "SunSpecAddress",
+    "SunSpecModbusChannel",
+    "model_layout",
+    "scaled",
+]
+
 log = logging.getLogger(__name__)
 
-#: The two registers "SunS" that open every SunSpec register map.
-SUNS_MARKER = (0x5375, 0x6E53)
-#: The standard base address of the SunSpec map (SunSpec also allows 0 and 50000).
-STANDARD_BASE_ADDRESS = 40000
-#: Model id of the end marker that closes the chain of models.
-END_MODEL_ID = 0xFFFF
-#: More models than this in one map means the chain is corrupt.
-MAX_MODELS = 64
-
-#: 704 ``WSetEna``/``WSetEnaRvrt`` ENABLED and ``WSetMod`` WATTS.
-ENABLED = 1
-WSET_MOD_WATTS = 1
-#: 124 ``StorCtl_Mod`` bits.
-STORCTL_CHARGE = 0x1
-STORCTL_DISCHARGE = 0x2
-
-ControlModel = Literal[704, 124]
 T = TypeVar("T")
-#: Modbus exception code ILLEGAL_FUNCTION: the device does not implement the function code.
-ILLEGAL_FUNCTION = 1
 
 _POWER = operator.attrgetter("power_mw")
 _START = operator.attrgetter("interval_start")
 _ASSET = operator.attrgetter("asset_id")
-
-
-# --------------------------------------------------------------------------------------------
-# Register layout from pysunspec2's model definitions
-# --------------------------------------------------------------------------------------------
-
-#: struct formats of the integer SunSpec types, decoded exactly as pysunspec2 decodes them.
-_INTEGER_FORMATS = {
-    "int16": ">h",
-    "sunssf": ">h",
-    "uint16": ">H",
-    "enum16": ">H",
-    "bitfield16": ">H",
-    "count": ">H",
-    "pad": ">H",
-    "int32": ">i",
-    "uint32": ">I",
-    "enum32": ">I",
-    "bitfield32": ">I",
-    "acc32": ">I",
-}
-
-
-@dataclass(frozen=True)
-class PointLayout:
-    """Where one SunSpec point sits in its model block."""
-
-    name: str
-    #: Offset from the model's ``ID`` register [registers].
-    offset: int
-    #: SunSpec type name (``int16``, ``uint32``, ``sunssf``, ``string`` ...).
-    type: str
-    #: Length [registers].
-    size: int
-    #: ``R`` or ``RW``.
-    access: str
-    #: Name of the scale-factor point (or a fixed exponent), if the point is scaled.
-    sf: str | int | None
-
-    def encode(self, value: int | str) -> list[int]:
-        """Registers holding ``value`` (a raw, unscaled integer or a string)."""
-        info = sunspec_mb.point_type_info[self.type]
-        data = info.to_data(value, self.size * 2) if self.type == "string" else info.to_data(value)
-        return list(struct.unpack(f">{self.size}H", data))
-
-    def decode(self, registers: Sequence[int]) -> int | str:
-        """The raw value held in ``registers`` (starting at this point)."""
-        fast = _INTEGER_FORMATS.get(self.type)
-        if fast is not None:  # the common integer types, without pysunspec2's dispatch
-            if fast == ">H":
-                return int(registers[0])
-            if fast == ">h":
-                raw = int(registers[0])
-                return raw - 0x10000 if raw & 0x8000 else raw
-            value: int = struct.unpack(fast, struct.pack(">2H", *registers[:2]))[0]
-            return value
-        data = struct.pack(f">{self.size}H", *registers[: self.size])
-        decoded: int | str = sunspec_mb.point_type_info[self.type].data_to(data)
-        return decoded
-
-    def unimplemented(self) -> list[int]:
-        """Registers holding SunSpec's 'not implemented' value for this point's type."""
-        size = self.size * 2 if self.type == "string" else None
-        data = sunspec_mb.create_unimpl_value(self.type, size)
-        return list(struct.unpack(f">{self.size}H", data))
-
-
-@dataclass(frozen=True)
-class ModelLayout:
-    """The points of one SunSpec model, flattened in register order."""
-
-    model_id: int
-    #: The model's ``L``: registers after the ``ID`` and ``L`` headers.
-    length: int
-    points: Mapping[str, PointLayout]
-
-    @property
-    def size(self) -> int:
-        """Registers taken by the model, headers included."""
-        return self.length + 2
-
-    def point(self, name: str) -> PointLayout:
-        """The point called ``name`` (nested groups as ``Group.Point``)."""
-        try:
-            return self.points[name]
-        except KeyError:
-            raise KeyError(f"SunSpec model {self.model_id} has no point {name!r}") from None
-
-    def block(self, values: Mapping[str, int]) -> tuple[int, list[int]]:
-        """Offset and registers of a write covering exactly the contiguous points ``values``."""
-        points = sorted((self.point(n) for n in values), key=lambda p: p.offset)
-        registers: list[int] = []
-        for before, after in itertools.pairwise(points):
-            if before.offset + before.size != after.offset:
-                raise ValueError(f"points {before.name} and {after.name} are not contiguous")
-        for p in points:
-            registers.extend(p.encode(values[p.name]))
-        return points[0].offset, registers
-
-
-def _flatten(
-    group: Mapping[str, Any], prefix: str, offset: int, out: dict[str, PointLayout]
-) -> int:
-    for p in group.get("points", []):
-        size = sunspec_mb.point_type_info[p["type"]].len or int(p["size"])
-        name = prefix + p["name"]
-        out[name] = PointLayout(name, offset, p["type"], size, p.get("access", "R"), p.get("sf"))
-        offset += size
-    for sub in group.get("groups", []):
-        if sub.get("count") not in (None, 1):
-            raise ValueError(f"repeating group {sub['name']!r} is not supported")
-        offset = _flatten(sub, f"{prefix}{sub['name']}.", offset, out)
-    return offset
-
-
-@functools.cache
-def model_layout(model_id: int) -> ModelLayout:
-    """The register layout of SunSpec model ``model_id`` from pysunspec2's bundled definitions."""
-    definition = sunspec_device.get_model_def(model_id)
-    points: dict[str, PointLayout] = {}
-    total = _flatten(definition["group"], "", 0, points)
-    declared = points["L"]
-    length = total - 2
-    fixed = definition["group"]["points"][1].get("value")
-    if declared.offset != 1 or (fixed is not None and int(fixed) != length):
-        raise ValueError(f"SunSpec model {model_id}: length {length} disagrees with its definition")
-    return ModelLayout(model_id, length, MappingProxyType(points))
-
-
-def scaled(raw: int, sf: int) -> float:
-    """``raw * 10**sf``: a register value in engineering units."""
-    return raw * 10.0**sf
-
-
-# --------------------------------------------------------------------------------------------
-# Addresses and the channel
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SunSpecAddress:
-    """Where an asset's SunSpec device is and what it may be asked to do.
-
-    ``rated_w`` bounds discharge/export (positive setpoints), ``max_charge_w`` bounds charging
-    (negative setpoints; defaults to ``rated_w``, 0 for a PV inverter that cannot charge).
-    ``revert_timeout_s`` is written with every setpoint: without a new write the device falls
-    back to 0 W after that many seconds.
-
-    Quirk: ``unit_id_offset`` is added to ``unit_id`` on the wire. Devices behind RS-485/TCP
-    gateways are often commissioned with a bus address that the gateway exposes shifted by one
-    (e.g. the gateway numbers its serial ports from 1 or keeps unit id 1 for itself); record the
-    commissioned ``unit_id`` and declare the shift here instead of editing the asset register.
-    ``base_address`` is where the "SunS" marker sits (40000 by default; SunSpec allows 0 and
-    50000, and some devices put it at 40001).
-    """
-
-    host: str
-    port: int
-    unit_id: int
-    rated_w: float
-    model: ControlModel = 704
-    max_charge_w: float | None = None
-    revert_timeout_s: int = 900
-    unit_id_offset: int = 0
-    base_address: int = STANDARD_BASE_ADDRESS
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.model not in (704, 124):
-            problems.append(f"model {self.model} is not 704 or 124")
-        if not 0 <= self.wire_unit_id <= 247:
-            problems.append(f"unit id {self.unit_id}+{self.unit_id_offset} is outside 0..247")
-        if not 0 < self.port < 65536:
-            problems.append(f"port {self.port} is outside 1..65535")
-        if not self.rated_w > 0 or not math.isfinite(self.rated_w):
-            problems.append(f"rated_w {self.rated_w} is not a positive number of watts")
-        if self.max_charge_w is not None and not 0 <= self.max_charge_w < math.inf:
-            problems.append(f"max_charge_w {self.max_charge_w} is not >= 0 watts")
-        if not 1 <= self.revert_timeout_s <= 65535:
-            problems.append(f"revert_timeout_s {self.revert_timeout_s} is outside 1..65535")
-        if not 0 <= self.base_address <= 65535 - 4:
-            problems.append(f"base_address {self.base_address} is outside the register space")
-        if problems:
-            raise InvalidInputError(
-                "invalid SunSpec address: " + "; ".join(problems),
-                hint="fix the asset's device address in the site configuration",
-            )
-
-    @property
-    def wire_unit_id(self) -> int:
-        """The unit id the device answers at: ``unit_id + unit_id_offset``."""
-        return self.unit_id + self.unit_id_offset
-
-    @property
-    def charge_limit_w(self) -> float:
-        """The largest charging power the asset accepts [W, >= 0]."""
-        return self.rated_w if self.max_charge_w is None else self.max_charge_w
-
-
-@dataclass(frozen=True)
-class DiscoveredDevice:
-    """What the SunSpec scan found on a device (cached per asset)."""
-
-    unit_id: int
-    #: ``(model id, address of its ID register)`` for every model in the map, in order.
-    models: tuple[tuple[int, int], ...]
-    #: The control model used (704 or 124) and the address of its ID register.
-    model_id: int
-    start: int
-    #: Scale factors of the control model, by scale-factor point name.
-    scale: Mapping[str, int]
-    #: 124 only: the device's ``WChaMax`` [W] that the rate percentages refer to.
-    w_cha_max: float | None = None
-
-
-class DeviceAnswerError(Exception):
-    """A device answered, but not in a way that lets the setpoint be confirmed."""
 
 
 class SunSpecModbusChannel:
@@ -680,113 +497,6 @@ class SunSpecModbusChannel:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _check_rating(sp: Setpoint, address: SunSpecAddress) -> None:
-    watts = sp.power_mw * 1e6
-    if not math.isfinite(watts):
-        raise InvalidInputError(f"setpoint for asset {sp.asset_id!r} is not a number")
-    when = sp.interval_start.isoformat()
-    if watts > address.rated_w * (1 + 1e-9):
-        raise InvalidInputError(
-            f"setpoint {sp.power_mw:g} MW for asset {sp.asset_id!r} at {when} exceeds its rated "
-            f"discharge/export power {address.rated_w / 1e6:g} MW",
-            hint="clip the plan to the asset's rating, or correct rated_w in its SunSpec address",
-        )
-    if -watts > address.charge_limit_w * (1 + 1e-9):
-        raise InvalidInputError(
-            f"setpoint {sp.power_mw:g} MW for asset {sp.asset_id!r} at {when} exceeds its maximum "
-            f"charging power {address.charge_limit_w / 1e6:g} MW",
-            hint="clip the plan to the asset's rating, or correct max_charge_w in its address",
-        )
-
-
-def _wset_values(raw: int, revert_timeout_s: int) -> dict[str, int]:
-    """The model 704 points written for a setpoint of ``raw`` (scaled) watts."""
-    return {
-        "WSetEna": ENABLED,
-        "WSetMod": WSET_MOD_WATTS,
-        "WSet": raw,
-        "WSetRvrt": 0,
-        "WSetPct": 0,
-        "WSetPctRvrt": 0,
-        "WSetEnaRvrt": ENABLED,
-        "WSetRvrtTms": revert_timeout_s,
-    }
-
-
-@functools.cache
-def _wset_block(revert_timeout_s: int) -> tuple[int, tuple[int, ...]]:
-    """Offset and registers of the 704 write with ``WSet`` 0 (the caller encodes ``WSet``)."""
-    offset, registers = model_layout(704).block(_wset_values(0, revert_timeout_s))
-    return offset, tuple(registers)
-
-
-def _pick(starts: Sequence[datetime], now: datetime, asset_id: str) -> int:
-    """Index of the current interval among ``starts`` (see the module docstring)."""
-    if len(set(starts)) != len(starts):
-        raise InvalidInputError(
-            f"asset {asset_id!r} has two setpoints for the same interval",
-            hint="send one setpoint per asset and interval",
-        )
-    started = [k for k, t in enumerate(starts) if t <= now]
-    if started:
-        return max(started, key=starts.__getitem__)
-    return min(range(len(starts)), key=starts.__getitem__)
-
-
-def _point(layout: ModelLayout, block: Sequence[int], name: str) -> int:
-    """Decode numeric point ``name`` from ``block``, the model's registers from its ID on."""
-    p = layout.point(name)
-    return int(p.decode(block[p.offset : p.offset + p.size]))
-
-
-async def _read(client: AsyncModbusTcpClient, unit: int, address: int, count: int) -> list[int]:
-    answer = await client.read_holding_registers(address, count=count, device_id=unit)
-    if answer.isError():
-        raise DeviceAnswerError(
-            f"answered Modbus exception {getattr(answer, 'exception_code', '?')} "
-            f"to reading {count} registers at {address}"
-        )
-    return list(answer.registers)
-
-
-async def _write_read(
-    client: AsyncModbusTcpClient,
-    unit: int,
-    write_address: int,
-    registers: Sequence[int],
-    read_address: int,
-    count: int,
-) -> list[int] | None:
-    """Function 23: write, then read, in one request; ``None`` if the device lacks it."""
-    answer = await client.readwrite_registers(
-        read_address=read_address,
-        read_count=count,
-        write_address=write_address,
-        values=list(registers),
-        device_id=unit,
-    )
-    if answer.isError():
-        code = getattr(answer, "exception_code", None)
-        if code == ILLEGAL_FUNCTION:
-            return None
-        raise DeviceAnswerError(
-            f"refused the write of {len(registers)} registers at {write_address} with read-back "
-            f"(Modbus exception {code if code is not None else '?'})"
-        )
-    return list(answer.registers)
-
-
-async def _write(
-    client: AsyncModbusTcpClient, unit: int, address: int, registers: Sequence[int]
-) -> None:
-    answer = await client.write_registers(address, list(registers), device_id=unit)
-    if answer.isError():
-        raise DeviceAnswerError(
-            f"refused the write of {len(registers)} registers at {address} "
-            f"(Modbus exception {getattr(answer, 'exception_code', '?')})"
-        )
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
