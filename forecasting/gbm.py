@@ -9,6 +9,13 @@ Training is deterministic (fixed seed, ``deterministic=True``) and single-thread
 (see :class:`GbmParams`). The season (``day_of_year``) is a feature only when the training rows
 span a year: over a shorter window it is a mere time index, and the trees carry its latest
 leaf (a shutdown week, say) into every later day.
+
+Quantile boosters fitted on their own training rows give bands that are too narrow out of
+sample. With ``GbmParams.conformal_days`` set, the band is calibrated by conformalised quantile
+regression, scaled by the band's width (Romano et al. 2019, normalised form): tail boosters
+trained without the last ``conformal_days`` of the window are scored on those days, and the
+final model's tails are moved out by the empirical quantile of ``(actual - tail) / width``.
+Everything used lies before the issue time.
 """
 
 from __future__ import annotations
@@ -62,6 +69,9 @@ class GbmParams:
     cut the MAE by 2 %."""
     drop_features: tuple[str, ...] = ()
     """Columns of :func:`forecasting.features.build_features` the model must not use."""
+    conformal_days: int = 0
+    """Last days of the training window held out to calibrate the band [d] (0: no
+    calibration). Costs one more fit of the tail boosters."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,10 @@ class FittedGbm:
     holidays_country: str | None
     issue_time: pd.Timestamp
     series_ids: tuple[str, ...] = ()
+    band_scales: dict[float, float] = field(default_factory=dict)
+    """Conformal widening per tail level, in band widths (see the module docstring)."""
+    band_floor: float = 0.0
+    """Added to every band width before it scales the widening [target unit]."""
 
 
 #: The smallest number of training rows worth fitting a booster on.
@@ -88,9 +102,76 @@ OPERATING_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Band widths [target unit] below this count as no band (night-time PV, say).
+MIN_BAND_WIDTH = 1e-6
+
+
+def _tail_values(boosters: dict[float, lgb.Booster], matrix: np.ndarray) -> np.ndarray:
+    tails = sorted(q for q in boosters if q != 0.5)
+    return np.sort(np.column_stack([boosters[q].predict(matrix) for q in tails]), axis=1)
+
+
+def conformal_scales(
+    matrix: np.ndarray,
+    target: np.ndarray,
+    calibrate: np.ndarray,
+    columns: Sequence[str],
+    levels: Sequence[float],
+    params: GbmParams,
+    categorical: Sequence[str] = (),
+) -> tuple[dict[float, float], float]:
+    """Widening of each tail level, in band widths, from rows held out of a tail-only fit.
+
+    Parameters
+    ----------
+    matrix, target : numpy.ndarray
+        Design matrix and target of the whole training window.
+    calibrate : numpy.ndarray
+        Boolean mask of the held-out (latest) rows.
+    columns, levels, params, categorical
+        As for :func:`train_boosters`.
+
+    Returns
+    -------
+    tuple
+        ``({level: scale}, floor)``. ``floor`` [target unit] is the mean band width on the
+        held-out rows; ``scale`` is, for every level other than 0.5, the level's empirical
+        quantile of ``(actual - tail) / (upper - lower tail + floor)`` on the held-out rows,
+        kept only where it widens the band (0 otherwise). The floor keeps rows with a near-zero
+        band (a calm hour of a wind farm) from dominating the scores. ``({}, 0.0)`` when there
+        are fewer than two tail levels or too few rows on either side of the split.
+    """
+    tails = sorted(float(q) for q in levels if q != 0.5)
+    held, fit = int(calibrate.sum()), int((~calibrate).sum())
+    if len(tails) < 2 or held < MIN_TRAIN_ROWS or fit < MIN_TRAIN_ROWS:
+        return {}, 0.0
+    boosters = train_boosters(
+        matrix[~calibrate], target[~calibrate], columns, tails, params, categorical
+    )
+    values = _tail_values(boosters, matrix[calibrate])
+    width = np.clip(values[:, -1] - values[:, 0], 0.0, None)
+    floor = float(width.mean())
+    if not floor > MIN_BAND_WIDTH:
+        return {}, 0.0
+    actual = target[calibrate]
+    scales = {}
+    for j, level in enumerate(tails):
+        score = float(np.quantile((actual - values[:, j]) / (width + floor), level))
+        scales[level] = min(score, 0.0) if level < 0.5 else max(score, 0.0)
+    return scales, floor
+
+
 #: Settings of the PV and wind boosters: the season stays a feature (the sun and the wind
 #: follow it) and a site's working pattern does not; the 240-day window they were tuned on.
-RENEWABLE_GBM = GbmParams(train_days=240, min_seasonal_days=0, drop_features=OPERATING_COLUMNS)
+#: Their bands are calibrated on the last 28 days: on 50 days of UNISOLAR site 25 (no weather)
+#: that lifted the daylight P10-P90 coverage from 0.745 to 0.813, and on La Haute Borne (ERA5)
+#: from 0.643 to 0.689, for a pinball change of +1.6 % and -1.7 %.
+RENEWABLE_GBM = GbmParams(
+    train_days=240,
+    min_seasonal_days=0,
+    drop_features=OPERATING_COLUMNS,
+    conformal_days=28,
+)
 
 
 def unused_columns(rows: Sequence[pd.DatetimeIndex], params: GbmParams) -> set[str]:
@@ -190,6 +271,7 @@ def fit_gbm(
     params = params or GbmParams()
     lags = allowed_lags(histories[0])
     frames, targets, indexes = [], [], []
+    issue = histories[0].issue_time
     for position, known in enumerate(histories):
         rows = training_rows(known, params.train_days)
         design = _design(known, rows, lags, holidays_country)
@@ -208,9 +290,16 @@ def fit_gbm(
         )
     columns = tuple(design.columns)
     categorical = ("series_id",) if series_ids else ()
-    boosters = train_boosters(
-        design.to_numpy(dtype=float), target, columns, levels, params, categorical
-    )
+    matrix = design.to_numpy(dtype=float)
+    boosters = train_boosters(matrix, target, columns, levels, params, categorical)
+    scales: dict[float, float] = {}
+    floor = 0.0
+    if params.conformal_days > 0:
+        cut = issue - pd.Timedelta(days=params.conformal_days)
+        calibrate = np.concatenate([np.asarray(rows >= cut, dtype=bool) for rows in indexes])
+        scales, floor = conformal_scales(
+            matrix, target, calibrate, columns, levels, params, categorical
+        )
     return FittedGbm(
         boosters=boosters,
         columns=columns,
@@ -218,6 +307,8 @@ def fit_gbm(
         holidays_country=holidays_country,
         issue_time=histories[0].issue_time,
         series_ids=tuple(series_ids),
+        band_scales=scales,
+        band_floor=floor,
     )
 
 
@@ -251,6 +342,11 @@ def predict_gbm(
     matrix = design[list(fitted.columns)].to_numpy(dtype=float)
     levels = sorted(fitted.boosters)
     values = np.column_stack([np.asarray(fitted.boosters[q].predict(matrix)) for q in levels])
+    if fitted.band_scales:
+        tails = _tail_values(fitted.boosters, matrix)
+        width = np.clip(tails[:, -1] - tails[:, 0], 0.0, None) + fitted.band_floor
+        for j, level in enumerate(levels):
+            values[:, j] += fitted.band_scales.get(level, 0.0) * width
     return quantile_frame(values, known.horizon, levels)
 
 
