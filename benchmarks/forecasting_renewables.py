@@ -605,11 +605,11 @@ def main() -> None:
     payload = {
         "run": {
             **info,
-            "date": "2026-11-23",
+            "date": str(info.get("date_utc", ""))[:10],
             "cpu": _cpu_model(),
             "python": platform.python_version(),
         },
-        "command": "cd /work/main && .venv/bin/python benchmarks/forecasting_renewables.py",
+        "command": ".venv/bin/python benchmarks/forecasting_renewables.py",
         "seconds": round(time.perf_counter() - began, 1),
         "load_seconds": round(load_seconds, 1),
         "issue_clock": ISSUE_CLOCK,
