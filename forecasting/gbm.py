@@ -106,11 +106,6 @@ OPERATING_COLUMNS: tuple[str, ...] = (
 MIN_BAND_WIDTH = 1e-6
 
 
-def _tail_values(boosters: dict[float, lgb.Booster], matrix: np.ndarray) -> np.ndarray:
-    tails = sorted(q for q in boosters if q != 0.5)
-    return np.sort(np.column_stack([boosters[q].predict(matrix) for q in tails]), axis=1)
-
-
 def conformal_scales(
     matrix: np.ndarray,
     target: np.ndarray,
@@ -148,7 +143,8 @@ def conformal_scales(
     boosters = train_boosters(
         matrix[~calibrate], target[~calibrate], columns, tails, params, categorical
     )
-    values = _tail_values(boosters, matrix[calibrate])
+    held_rows = matrix[calibrate]
+    values = np.sort(np.column_stack([boosters[q].predict(held_rows) for q in tails]), axis=1)
     width = np.clip(values[:, -1] - values[:, 0], 0.0, None)
     floor = float(width.mean())
     if not floor > MIN_BAND_WIDTH:
@@ -343,8 +339,8 @@ def predict_gbm(
     levels = sorted(fitted.boosters)
     values = np.column_stack([np.asarray(fitted.boosters[q].predict(matrix)) for q in levels])
     if fitted.band_scales:
-        tails = _tail_values(fitted.boosters, matrix)
-        width = np.clip(tails[:, -1] - tails[:, 0], 0.0, None) + fitted.band_floor
+        tails = values[:, [j for j, level in enumerate(levels) if level != 0.5]]
+        width = np.clip(tails.max(axis=1) - tails.min(axis=1), 0.0, None) + fitted.band_floor
         for j, level in enumerate(levels):
             values[:, j] += fitted.band_scales.get(level, 0.0) * width
     return quantile_frame(values, known.horizon, levels)
