@@ -31,6 +31,10 @@ it also stays defined for the short windows, which have fewer samples than input
 
 The data must be hourly with 24 values per day: a UTC or naive index, or local time with DST
 removed read as UTC (as in the epftoolbox datasets). Pure numpy/pandas/scikit-learn.
+
+Speed: the matrices are small (about 250 inputs), so the fits run with one BLAS thread
+(:data:`BLAS_THREADS`). A multi-threaded BLAS was 1.7x slower on one day of NP with the
+other core busy, and far slower still with several processes running fits side by side.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, lars_path_gram
+from threadpoolctl import threadpool_limits
 
 from vpp.domain.errors import InvalidInputError
 
@@ -62,6 +67,8 @@ NORMAL_MAD = 0.6744897501960817
 MAX_LARS_ITER = 2500
 #: LARS steps taken first; the path is continued only if a later step could win the AIC.
 FIRST_LARS_ITER = 160
+#: BLAS threads while fitting: the matrices are too small to gain from more.
+BLAS_THREADS = 1
 #: Source code of the day-of-week dummy columns in :attr:`LearDesign.source`.
 DUMMY = -1
 
@@ -442,7 +449,8 @@ def forecast_lear(
     design = build_lear_design(known, price, exog, through=day)
     position = design.day_position(day)
     usable = _usable_windows(position, windows, start)
-    values = np.mean([lear_window_forecast(design, position, w) for w in usable], axis=0)
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        values = np.mean([lear_window_forecast(design, position, w) for w in usable], axis=0)
     hours = design.hours[position * HOURS : (position + 1) * HOURS]
     return pd.Series(values, index=hours, name="lear")
 
@@ -488,11 +496,12 @@ def backtest_lear(
     design = build_lear_design(frame, price, exog, through=last)
     begin, stop = design.day_position(first), design.day_position(last)
     out = np.full((stop - begin + 1, HOURS, len(windows)), np.nan)
-    for i, position in enumerate(range(begin, stop + 1)):
-        usable = _usable_windows(position, windows, design.days[position])
-        for j, window in enumerate(windows):
-            if window in usable:
-                out[i, :, j] = lear_window_forecast(design, position, window)
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        for i, position in enumerate(range(begin, stop + 1)):
+            usable = _usable_windows(position, windows, design.days[position])
+            for j, window in enumerate(windows):
+                if window in usable:
+                    out[i, :, j] = lear_window_forecast(design, position, window)
     flat = out.reshape(-1, len(windows))
     result = pd.DataFrame(
         flat,

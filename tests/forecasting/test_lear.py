@@ -176,3 +176,30 @@ def test_penalty_is_chosen_on_unit_norm_columns_and_refit_unscaled() -> None:
     ours = _fit_hour(xc, yc, xc.T @ xc, rss_floor)
     np.testing.assert_allclose(ours, reference.coef_, atol=1e-4)
     assert {0, 7, 20} <= set(np.flatnonzero(ours))
+
+
+def test_fits_run_on_one_blas_thread_and_restore_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from threadpoolctl import threadpool_info
+
+    import forecasting.lear as lear
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    before = blas_threads()
+    seen: list[set[int]] = []
+    real = lear.lear_window_forecast
+
+    def recording(*args: object, **kwargs: object) -> np.ndarray:
+        seen.append(blas_threads())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lear, "lear_window_forecast", recording)
+    frame = sparse_ar_prices()
+    day = START + timedelta(days=70)
+    forecast_lear(frame, day, windows=WINDOWS)
+    backtest_lear(frame, day, day, windows=WINDOWS)
+    assert seen and all(threads == {lear.BLAS_THREADS} for threads in seen)
+    assert blas_threads() == before
