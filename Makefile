@@ -40,9 +40,10 @@ ven-venv: $(VEN_STAMP)
 demo: $(STAMP)
 	$(BIN)/vpp demo --out $(OUT)
 
+# One pytest worker per core; a test file stays on one worker (its module fixtures start servers).
 test: $(STAMP) ven-venv
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
@@ -220,6 +221,12 @@ def _markdown(
         + "; ".join(f"{market} {_windows_text(res)}" for market, res in results.items())
         + ".",
         "",
+        "Run (UTC) of each market: "
+        + "; ".join(
+            f"{market} {res.get('run_utc', info['date_utc'])}" for market, res in results.items()
+        )
+        + ".",
+        "",
         "Run time (s, lgbm backtest / lear backtest): "
         + "; ".join(
             f"{market} {res['seconds']} / {res['lear_seconds']}" for market, res in results.items()
@@ -237,6 +244,24 @@ def _markdown(
     return "\n".join(lines)
 
 
+def _kept_markets(path: Path, scope: str, rerun: list[str]) -> dict[str, dict[str, object]]:
+    """Markets of an earlier result file that this run does not repeat (for ``--merge``)."""
+    if not path.exists():
+        sys.exit(f"--merge: {path} does not exist; run without --merge first")
+    old = json.loads(path.read_text())
+    if old.get("scope") != scope:
+        sys.exit(
+            f"--merge: {path} covers {old.get('scope')!r}, this run {scope!r}; "
+            "merge only runs over the same days (use the same --days)"
+        )
+    kept: dict[str, dict[str, object]] = {}
+    for market, res in old["markets"].items():
+        if market not in rerun:
+            res.setdefault("run_utc", old["run"]["date_utc"])
+            kept[market] = res
+    return kept
+
+
 def main() -> None:
     """Run the benchmark and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -250,6 +275,12 @@ def main() -> None:
     parser.add_argument("--note", default="", help="extra sentence for the markdown header")
     parser.add_argument("--out", type=Path, default=RESULTS / "forecasting_prices")
     parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the markets of the existing --out JSON that this run does not repeat "
+        "(same scope only); each market keeps the date of the run that produced it",
+    )
+    parser.add_argument(
         "--save-forecasts",
         type=Path,
         default=None,
@@ -258,12 +289,13 @@ def main() -> None:
     args = parser.parse_args()
     markets = ["NP"] if args.smoke else (args.market or list(MARKETS))
     days = 14 if args.smoke else args.days
-    results: dict[str, dict[str, object]] = {}
     jobs = [(market, days, args.refit_days, args.save_forecasts) for market in markets]
     scope = "full two-year test periods" if days is None else f"first {days} test days only"
+    results = _kept_markets(args.out.with_suffix(".json"), scope, markets) if args.merge else {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for market, res in pool.map(_run_market, jobs):
+            res["run_utc"] = machine()["date_utc"]
             results[market] = res
             print(market, json.dumps(res["models"], indent=1), flush=True)
             # Written after every market, so a cut-short run keeps what it finished.
