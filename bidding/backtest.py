@@ -20,7 +20,12 @@ import pandas as pd
 from bidding.checks import plan_violations, reserve_rules_of
 from bidding.clearing import clear_day_ahead
 from bidding.dispatch import redispatch
-from bidding.forecasts import naive_forecast, own_scenarios, parse_forecast_option
+from bidding.forecasts import (
+    naive_forecast,
+    own_scenarios,
+    parse_forecast_option,
+    reserve_price_forecast,
+)
 from bidding.problem import BidProblem, prepare
 from bidding.settlement import settle_day
 from bidding.solve import solve_day_ahead
@@ -42,6 +47,7 @@ class BacktestInputs:
     forecast: str = "naive"
     forecast_prices: pd.Series | None = None  # for file:CSV:COLUMN
     reserve_prices: pd.DataFrame | None = None  # realised capacity prices, columns = product ids
+    reserve_forecast: str = "naive_daily"  # or a forecasting model name, e.g. lgbm
     scenarios: int = 1
     seed: int = 0
     import_limit_mw: float = np.inf
@@ -195,7 +201,11 @@ def run_backtest(
             raise InvalidInputError(f"realised prices for {day} are incomplete in the price file")
         reserve_realised = _reserve_arrays(inputs.reserve_prices, intervals)
         reserve_forecast = (
-            reserve_realised if inputs.forecast == "perfect" else _persistence(inputs, day)
+            reserve_realised
+            if inputs.forecast == "perfect"
+            else reserve_price_forecast(
+                inputs.reserve_prices, day, inputs.profile, inputs.reserve_forecast
+            )
         )
         replay_day(
             inputs, chain, day, _forecast(inputs, day, realised), reserve_forecast, reserve_realised
@@ -215,6 +225,7 @@ def run_backtest(
         "market": inputs.profile.market_id,
         "currency": inputs.profile.currency,
         "forecast": inputs.forecast,
+        "reserve_forecast": None if inputs.reserve_prices is None else inputs.reserve_forecast,
         "start": inputs.start.isoformat(),
         "end": inputs.end.isoformat(),
         "days": len(days),
@@ -236,18 +247,3 @@ def run_backtest(
         ],
         "soc_end": chain.soc,
     }
-
-
-def _persistence(inputs: BacktestInputs, day: date) -> dict[str, np.ndarray]:
-    """Reserve price forecast: the previous day's clearing prices (known at D-1 gate closure)."""
-    if inputs.reserve_prices is None:
-        return {}
-    out: dict[str, np.ndarray] = {}
-    today = inputs.profile.day_intervals(day)
-    yesterday = inputs.profile.day_intervals(day - timedelta(days=1))
-    for column in inputs.reserve_prices.columns:
-        values = inputs.reserve_prices[column].reindex(yesterday).to_numpy(dtype=float)
-        if np.isnan(values).any():
-            continue
-        out[column] = np.resize(values, len(today))
-    return out

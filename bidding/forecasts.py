@@ -9,6 +9,11 @@ known then.
 - ``own``: ``forecasting.forecast_day_ahead`` on the price history before the delivery day,
   issued at gate closure; its quantiles give price scenarios through
   ``forecasting.sample_scenarios``.
+
+Reserve capacity prices (:func:`reserve_price_forecast`): ``naive_daily`` repeats the previous
+day's clearing prices; any other :mod:`forecasting` model name (``lgbm``, ``naive_weekly``,
+``mstl`` ...) forecasts each product's price from its history before the delivery day. Capacity
+markets of D clear on D-1, so D-1's prices (cleared on D-2) are known when D is bid.
 """
 
 from __future__ import annotations
@@ -85,6 +90,66 @@ def own_scenarios(
         return median
     drawn: np.ndarray = np.asarray(sample_scenarios(fc, n, seed), dtype=float)
     return drawn
+
+
+def reserve_price_forecast(
+    prices: pd.DataFrame | None, day: date, profile: MarketProfile, model: str = "naive_daily"
+) -> dict[str, np.ndarray]:
+    """Capacity price forecast of ``day`` per product [currency/MW/h], from prices before D.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame or None
+        Realised capacity prices on the profile's UTC grid, one column per product id.
+    day : date
+        Delivery day D.
+    profile : MarketProfile
+        Market (time zone and interval).
+    model : str
+        ``naive_daily`` (the previous day's prices) or a :mod:`forecasting` model name.
+
+    Returns
+    -------
+    dict
+        Product id -> ``(T,)`` forecast; a product without the history its model needs is left
+        out (it is not offered that day).
+    """
+    if prices is None:
+        return {}
+    today = profile.day_intervals(day)
+    out: dict[str, np.ndarray] = {}
+    if model == "naive_daily":
+        yesterday = profile.day_intervals(day - timedelta(days=1))
+        for column in prices.columns:
+            values = prices[column].reindex(yesterday).to_numpy(dtype=float)
+            if not np.isnan(values).any():
+                out[column] = np.resize(values, len(today))
+        return out
+    if forecast_day_ahead is None:  # pragma: no cover - depends on the checkout
+        raise ForecastUnavailableError(
+            f"reserve forecast {model!r} needs the forecasting package",
+            hint="use naive_daily",
+        )
+    start = local_midnight(day, profile.timezone)
+    history = prices[prices.index < start]
+    for column in prices.columns:
+        try:
+            fc = forecast_day_ahead(
+                history[[column]],
+                column,
+                day,
+                profile.timezone,
+                start,
+                model=model,
+                interval_minutes=profile.interval_minutes,
+                quantiles=(0.1, 0.5, 0.9),
+            )
+        except ForecastUnavailableError:
+            continue
+        median = fc.median.to_numpy(dtype=float)
+        if len(median) == len(today) and np.isfinite(median).all():
+            out[column] = median
+    return out
 
 
 def parse_forecast_option(option: str) -> tuple[str, str | None, str | None]:

@@ -134,3 +134,17 @@ def test_virtual_battery_benchmark_smoke(shared_data: Path, tmp_path: Path) -> N
     assert two_stage[0]["violations"] == 0
     assert two_stage[0]["revenue_eur"] <= exact_fcr["revenue_eur"] * (1 + 1e-9)
     assert two_stage[0]["revenue_eur"] > 0.5 * exact_fcr["revenue_eur"]
+
+
+def test_capacity_price_forecast_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
+    """ERCOT REGUP/REGDN/RRS and German FCR, a week each: every model scored on every series."""
+    out = tmp_path / "capacity"
+    result = run("forecasting_capacity_prices.py", "--smoke", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    series = json.loads(out.with_suffix(".json").read_text())["series"]
+    assert set(series) == {"ERCOT REGUP", "ERCOT REGDN", "ERCOT RRS", "DE FCR"}
+    for res in series.values():
+        assert res["days"] == 7 and res["hours_scored"] >= 7 * 23
+        assert set(res["models"]) == {"naive_weekly", "naive_daily", "lgbm", "mstl"}
+        assert res["models"]["naive_daily"]["vs_daily"] == 1.0
+        assert all(0.0 < m["mae"] < 10 * res["mean_price"] for m in res["models"].values())

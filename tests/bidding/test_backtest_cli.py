@@ -138,8 +138,9 @@ def test_bid_build_writes_a_valid_bid_set(tmp_path: Path) -> None:
     assert bids.curves and check_bid_set(bids, load_market_profile("de-lu")) == []
 
 
+@pytest.mark.parametrize("reserve_forecast", ["naive_daily", "naive_weekly"])
 def test_backtest_with_fcr_prices_holds_reserve_without_violations(
-    tmp_path: Path, app: typer.Typer
+    tmp_path: Path, app: typer.Typer, reserve_forecast: str
 ) -> None:
     prices = tmp_path / "prices.csv"
     write_prices(prices)
@@ -157,9 +158,62 @@ def test_backtest_with_fcr_prices_holds_reserve_without_violations(
         app,
         ["--market", "de-lu", "--prices", str(prices), "--price-column", "price_per_mwh",
          "--fleet", str(fleet), "--start", "2024-06-02", "--end", "2024-06-03",
-         "--forecast", "naive", "--ancillary", str(ancillary), "--out", str(out)],
+         "--forecast", "naive", "--ancillary", str(ancillary), "--out", str(out),
+         "--reserve-forecast", reserve_forecast],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
+    assert report["reserve_forecast"] == reserve_forecast
     assert report["violations"] == 0, report["violation_details"]
     assert report["revenue_by_product"].get("fcr", 0.0) > 0
+
+
+def fcr_history(days: int = 70, seed: int = 5) -> pd.DataFrame:
+    """Hourly FCR capacity prices [EUR/MW/h] on the de-lu 15-min UTC grid: six 4-h products a
+    day, a weekly rhythm plus noise."""
+    local = pd.date_range("2024-04-01", periods=days * 6, freq="4h", tz="Europe/Berlin")
+    rng = np.random.default_rng(seed)
+    block = np.asarray(local.hour // 4)
+    value = 12 + 3 * (block == 4) + 2 * (local.day_of_week >= 5) + rng.normal(0, 1, len(local))
+    utc = local.tz_convert("UTC")
+    grid = pd.date_range(utc[0], utc[-1] + pd.Timedelta(hours=4), freq="15min", inclusive="left")
+    series = pd.Series(value, index=utc).reindex(grid).ffill()
+    return series.to_frame("fcr")
+
+
+@pytest.mark.parametrize("model", ["naive_daily", "naive_weekly", "lgbm"])
+def test_reserve_price_forecast_uses_only_prices_before_the_day(model: str) -> None:
+    from datetime import date
+
+    from bidding.forecasts import reserve_price_forecast
+    from vpp.domain.market import load_market_profile
+
+    profile = load_market_profile("de-lu")
+    history = fcr_history()
+    day = date(2024, 6, 5)
+    start = profile.day_intervals(day)[0]
+    base = reserve_price_forecast(history, day, profile, model)["fcr"]
+    assert base.shape == (96,) and np.isfinite(base).all()
+    changed = history.copy()
+    changed.loc[changed.index >= start, "fcr"] += 100.0  # D and after: unknown when D is bid
+    np.testing.assert_array_equal(reserve_price_forecast(changed, day, profile, model)["fcr"], base)
+    if model == "naive_daily":
+        yesterday = history["fcr"].reindex(profile.day_intervals(date(2024, 6, 4))).to_numpy()
+        np.testing.assert_array_equal(base, yesterday)
+    else:  # the weekly rhythm is learnt: weekend evening blocks above weekday night ones
+        assert abs(base.mean() - history["fcr"].mean()) < 3.0
+    earlier = history.copy()
+    earlier.loc[start - pd.Timedelta(hours=2), "fcr"] += 50.0  # known at issue time
+    if model != "naive_weekly":  # the weekly naive looks at D-7 only
+        assert not np.array_equal(reserve_price_forecast(earlier, day, profile, model)["fcr"], base)
+
+
+def test_unknown_reserve_forecast_model_is_refused() -> None:
+    from datetime import date
+
+    from bidding.forecasts import reserve_price_forecast
+    from vpp.domain.errors import InvalidInputError
+    from vpp.domain.market import load_market_profile
+
+    with pytest.raises(InvalidInputError, match="unknown forecast model"):
+        reserve_price_forecast(fcr_history(), date(2024, 6, 5), load_market_profile("de-lu"), "x")

@@ -60,6 +60,13 @@ def backtest(
         Path | None,
         typer.Option(help="Canonical CSV of reserve capacity prices, one column per product id."),
     ] = None,
+    reserve_forecast: Annotated[
+        str,
+        typer.Option(
+            help="Capacity price forecast: naive_daily (the previous day's prices) or a "
+            "forecasting model (lgbm, naive_weekly, mstl, ...)."
+        ),
+    ] = "naive_daily",
     scenarios: Annotated[int, typer.Option(help="Price scenarios for --forecast own.")] = 1,
     import_limit_mw: Annotated[float, typer.Option(help="Park import limit (MW).")] = float("inf"),
     export_limit_mw: Annotated[float, typer.Option(help="Park export limit (MW).")] = float("inf"),
@@ -94,6 +101,7 @@ def backtest(
         forecast=forecast,
         forecast_prices=published,
         reserve_prices=reserve,
+        reserve_forecast=reserve_forecast,
         scenarios=scenarios,
         import_limit_mw=import_limit_mw,
         export_limit_mw=export_limit_mw,
