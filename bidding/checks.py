@@ -193,6 +193,52 @@ def battery_violations(
     return out
 
 
+def curtailment_violations(
+    asset: CurtailableLoadSpec,
+    curtail_mw: np.ndarray,
+    interval_minutes: int,
+    intervals: pd.DatetimeIndex | None = None,
+) -> list[str]:
+    """Event-rule breaches of one curtailable load's plan, re-derived from its curtailment.
+
+    An event is a maximal run of intervals curtailed by more than a tolerance; the plan may have
+    at most ``max_events_per_day`` of them, none longer than ``max_duration_min`` (at least one
+    interval), and never more than ``max_curtail_mw``.
+
+    Parameters
+    ----------
+    curtail_mw : numpy.ndarray
+        (T,) reduction below the baseline [MW].
+    interval_minutes : int
+        Interval length [min].
+    """
+    tol = 1e-5 * max(1.0, asset.max_curtail_mw)
+    on = curtail_mw > tol
+    edges = np.diff(np.concatenate([[0], on.astype(int), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    longest = max(asset.max_duration_min // interval_minutes, 1)
+
+    def at(t: int) -> str:
+        return intervals[t].isoformat() if intervals is not None else str(t)
+
+    out: list[str] = []
+    if len(starts) > asset.max_events_per_day:
+        out.append(
+            f"asset {asset.id}: {len(starts)} curtailment events, at most "
+            f"{asset.max_events_per_day} a day (starts at "
+            f"{', '.join(at(int(k)) for k in starts[:5])})"
+        )
+    for first, stop in zip(starts, ends, strict=True):
+        if stop - first > longest:
+            out.append(
+                f"asset {asset.id}: curtailment event of {(stop - first) * interval_minutes} min "
+                f"from {at(int(first))}, longer than max_duration_min {asset.max_duration_min}"
+            )
+    for t in np.flatnonzero(curtail_mw > asset.max_curtail_mw + tol)[:3]:
+        out.append(f"asset {asset.id}: curtailment above max_curtail_mw at {at(int(t))}")
+    return out
+
+
 def plan_violations(
     problem_assets: list[AssetSpec],
     frames: Mapping[str, pd.DataFrame],
@@ -239,6 +285,13 @@ def plan_violations(
                 asset.soc_initial * asset.energy_mwh,
                 dt_h,
                 held,
+                index,
+            )
+        if isinstance(asset, CurtailableLoadSpec) and asset.id in frames.get("curtail_mw", {}):
+            out += curtailment_violations(
+                asset,
+                frames["curtail_mw"][asset.id].to_numpy(),
+                round(dt_h * 60),
                 index,
             )
     if net_mw is not None:

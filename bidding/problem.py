@@ -93,6 +93,11 @@ class BidProblem:
         Asset id -> the reserve products it may hold (e.g. what its owner consented to); an asset
         missing from the mapping holds none. ``None`` (default): every asset may hold every
         reserve product its physics allows.
+    exact_events : bool
+        Curtailable loads switch events on and off (binaries, a MIP; default): at most
+        ``max_events_per_day`` events, none longer than ``max_duration_min``. ``False`` relaxes
+        the rules to energy and rolling-window limits (an LP; faster for many curtailable loads,
+        but the plan may curtail a little in many separate intervals).
     whole_lots : bool
         Optimise the energy position in whole quantity ticks (a MIP; HiGHS can take seconds
         to tens of seconds on flat-price days) instead of rounding the LP's positions to the
@@ -122,6 +127,7 @@ class BidProblem:
     time_limit_s: float | None = None
     exact_mip: bool | None = None
     reserve_eligible: Mapping[str, Collection[str]] | None = None
+    exact_events: bool = True
     whole_lots: bool = False
 
 

@@ -146,7 +146,11 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
         )
         t1 = time.perf_counter()
         solution = solve_lp(
-            ctx.lp, problem.solver, problem.time_limit_s, relax_integers=not prep.lots
+            ctx.lp,
+            problem.solver,
+            problem.time_limit_s,
+            relax_integers=not prep.lots,
+            keep_device_integers=True,
         )
     t2 = time.perf_counter()
     _raise_unless_solved(solution, ctx, prep)
@@ -175,7 +179,7 @@ def _solve_coarse(ctx: ModelContext, prep: Prepared) -> LpSolution:
     """
     problem = prep.problem
     algorithm = COARSE_LP_ALGORITHM if problem.solver.lower() == "highs" else None
-    if not ctx.lp.integer_ids().size:  # e.g. re-dispatch: the awarded reserves are given
+    if not ctx.lp.offer_integer_ids().size:  # e.g. re-dispatch: the awarded reserves are given
         return solve_lp(ctx.lp, problem.solver, problem.time_limit_s, lp_algorithm=algorithm)
     if problem.exact_mip:
         mip = solve_lp(ctx.lp, problem.solver, problem.time_limit_s)
@@ -247,7 +251,7 @@ def _solve_relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
     """
     problem = prep.problem
     lp = ctx.lp
-    if not prep.reserves or not lp.integer_ids().size or problem.exact_mip:
+    if not prep.reserves or not lp.offer_integer_ids().size or problem.exact_mip:
         return solve_lp(lp, problem.solver, problem.time_limit_s)
     exact: LpSolution | None = None
     if problem.exact_mip is None:
@@ -299,6 +303,7 @@ def _fix_increments(
         problem.time_limit_s,
         relax_integers=relax,
         lp_algorithm=algorithm if relax else None,
+        keep_device_integers=True,
     )
 
 

@@ -66,6 +66,7 @@ def solve_lp(
     time_limit_s: float | None = None,
     relax_integers: bool = False,
     lp_algorithm: str | None = None,
+    keep_device_integers: bool = False,
 ) -> LpSolution:
     """Solve ``lp`` (maximisation) and return the primal solution as a dense array.
 
@@ -81,6 +82,10 @@ def solve_lp(
         Solve the LP relaxation (integer variables treated as continuous).
     lp_algorithm : str, optional
         ``"primal"``, ``"dual"`` (simplex) or ``"barrier"``; ``None`` lets the solver choose.
+        Ignored when integer variables remain (the model is then a MIP).
+    keep_device_integers : bool
+        With ``relax_integers``, keep the device integers (on/off switches) integer and relax
+        only the offer integers.
     """
     kind = solver_type(solver)
     model = mathopt.Model(name="parkvpp-bidding")
@@ -90,7 +95,12 @@ def solve_lp(
     keys = var.reshape(-1, 1)
     el.set_attrs(enums.DoubleAttr1.VARIABLE_LOWER_BOUND, keys, lower)
     el.set_attrs(enums.DoubleAttr1.VARIABLE_UPPER_BOUND, keys, upper)
-    integer = lp.integer_ids() if not relax_integers else np.zeros(0, dtype=np.int64)
+    if not relax_integers:
+        integer = lp.integer_ids()
+    elif keep_device_integers:
+        integer = lp.device_integer_ids()
+    else:
+        integer = np.zeros(0, dtype=np.int64)
     if integer.size:
         el.set_attrs(
             enums.BoolAttr1.VARIABLE_INTEGER, integer.reshape(-1, 1), np.ones(integer.size, bool)
@@ -121,7 +131,7 @@ def solve_lp(
     params = mo_parameters.SolveParameters()
     if time_limit_s is not None:
         params.time_limit = timedelta(seconds=time_limit_s)
-    if lp_algorithm is not None:
+    if lp_algorithm is not None and not integer.size:
         params.lp_algorithm = LP_ALGORITHMS[lp_algorithm]
     if integer.size:
         # a cent is close enough: relative gaps cannot close on days worth almost nothing

@@ -61,6 +61,7 @@ class LinearProgram:
     lower_bounds: list[FloatArray] = field(default_factory=list)
     upper_bounds: list[FloatArray] = field(default_factory=list)
     integers: list[IntArray] = field(default_factory=list)
+    device_integers: list[IntArray] = field(default_factory=list)
     objective: list[tuple[IntArray, FloatArray]] = field(default_factory=list)
     rows: list[IntArray] = field(default_factory=list)
     cols: list[IntArray] = field(default_factory=list)
@@ -82,8 +83,14 @@ class LinearProgram:
         *,
         asset: str = "",
         integer: bool = False,
+        device: bool = False,
     ) -> IntArray:
-        """Add a block of variables and return their ids with ``shape``."""
+        """Add a block of variables and return their ids with ``shape``.
+
+        ``device=True`` marks integer variables of a device's own physics (an on/off switch):
+        they stay integer in the final solves that relax the offer integers (reserve
+        increments) of relax-and-fix.
+        """
         shape = tuple(int(s) for s in shape)
         size = int(np.prod(shape)) if shape else 1
         ids = np.arange(self.n_vars, self.n_vars + size, dtype=np.int64).reshape(shape)
@@ -91,6 +98,8 @@ class LinearProgram:
         self.upper_bounds.append(np.broadcast_to(np.asarray(upper, float), shape).ravel().copy())
         if integer:
             self.integers.append(ids.ravel())
+            if device:
+                self.device_integers.append(ids.ravel())
         self.variable_blocks.append(VariableBlock(name, asset, self.n_vars, shape, integer))
         self.n_vars += size
         return ids
@@ -195,6 +204,14 @@ class LinearProgram:
     def integer_ids(self) -> IntArray:
         """Ids of integer variables."""
         return _cat_int(self.integers) if self.integers else np.zeros(0, dtype=np.int64)
+
+    def device_integer_ids(self) -> IntArray:
+        """Ids of the integer variables of device physics (``add_variables(device=True)``)."""
+        return _cat_int(self.device_integers)
+
+    def offer_integer_ids(self) -> IntArray:
+        """Ids of the other integer variables (reserve increments, whole lots)."""
+        return np.setdiff1d(self.integer_ids(), self.device_integer_ids(), assume_unique=True)
 
     def block_of_row(self, row: int) -> tuple[Block, tuple[int, ...]]:
         """The block holding ``row`` and the row's index within the block shape."""
