@@ -239,6 +239,33 @@ def curtailment_violations(
     return out
 
 
+def generator_violations(
+    asset: BackupGeneratorSpec,
+    output_mw: np.ndarray,
+    dt_h: float,
+    intervals: pd.DatetimeIndex | None = None,
+) -> list[str]:
+    """Breaches of one backup generator's plan: output between its minimum stable output and
+    rating while running, at most ``max_run_h_per_day`` hours running."""
+    tol = 1e-5 * max(1.0, asset.power_mw)
+    running = output_mw > tol
+    out: list[str] = []
+
+    def at(t: int) -> str:
+        return intervals[t].isoformat() if intervals is not None else str(t)
+
+    for t in np.flatnonzero(running & (output_mw < asset.min_power_mw - tol))[:3]:
+        out.append(f"asset {asset.id}: output below min_power_mw at {at(int(t))}")
+    for t in np.flatnonzero(output_mw > asset.power_mw + tol)[:3]:
+        out.append(f"asset {asset.id}: output above power_mw at {at(int(t))}")
+    hours = float(running.sum() * dt_h)
+    if hours > asset.max_run_h_per_day + 1e-9:
+        out.append(
+            f"asset {asset.id}: runs {hours:g} h, max_run_h_per_day {asset.max_run_h_per_day}"
+        )
+    return out
+
+
 def plan_violations(
     problem_assets: list[AssetSpec],
     frames: Mapping[str, pd.DataFrame],
@@ -287,6 +314,8 @@ def plan_violations(
                 held,
                 index,
             )
+        if isinstance(asset, BackupGeneratorSpec) and asset.id in power.columns:
+            out += generator_violations(asset, power[asset.id].to_numpy(), dt_h, index)
         if isinstance(asset, CurtailableLoadSpec) and asset.id in frames.get("curtail_mw", {}):
             out += curtailment_violations(
                 asset,

@@ -94,10 +94,12 @@ class BidProblem:
         missing from the mapping holds none. ``None`` (default): every asset may hold every
         reserve product its physics allows.
     exact_events : bool
-        Curtailable loads switch events on and off (binaries, a MIP; default): at most
-        ``max_events_per_day`` events, none longer than ``max_duration_min``. ``False`` relaxes
-        the rules to energy and rolling-window limits (an LP; faster for many curtailable loads,
-        but the plan may curtail a little in many separate intervals).
+        Devices switch on and off (binaries, a MIP; default): curtailable loads in at most
+        ``max_events_per_day`` events, none longer than ``max_duration_min``; backup generators
+        between their minimum stable output and rating while on, on for at most
+        ``max_run_h_per_day``. ``False`` relaxes the rules to energy and rolling-window limits
+        (an LP; faster for many such devices, but the plan may curtail a little in many
+        separate intervals or idle a generator below its minimum).
     whole_lots : bool
         Optimise the energy position in whole quantity ticks (a MIP; HiGHS can take seconds
         to tens of seconds on flat-price days) instead of rounding the LP's positions to the

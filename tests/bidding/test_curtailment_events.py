@@ -1,4 +1,4 @@
-"""Curtailment events are on/off decisions: counted, bounded in length, never spread in slivers.
+"""Curtailment events and generator runs are on/off decisions: counted, bounded, never slivers.
 
 The event rules are checked on the plans by :func:`bidding.checks.curtailment_violations`,
 which re-derives the events from the curtailment alone.
@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bidding import BidProblem, clear_day_ahead, solve_day_ahead
-from bidding.checks import curtailment_violations
+from bidding.checks import curtailment_violations, generator_violations
 from bidding.dispatch import redispatch
-from vpp.domain.assets import CurtailableLoadSpec
+from vpp.domain.assets import BackupGeneratorSpec, CurtailableLoadSpec
 from vpp.domain.market import MarketProfile
 
 from .conftest import sine_prices
@@ -125,3 +125,43 @@ def test_random_prices_dispatch_plans_keep_the_event_rules(
     awards = clear_day_ahead(result.bid_set, realised, {}, de_lu)
     curtail = redispatch(problem, awards).assets["curtail_mw"]["furnace"].to_numpy()
     assert curtailment_violations(spec, curtail, 15, intervals) == []
+
+
+def solve_generator(
+    profile: MarketProfile, day: object, spec: BackupGeneratorSpec, prices: np.ndarray, **kw: object
+) -> pd.Series:
+    intervals = profile.day_intervals(day)  # type: ignore[arg-type]
+    problem = BidProblem(
+        profile,
+        [spec],
+        intervals,
+        prices[None, :],
+        base_load_mw=np.full(len(intervals), 0.0),
+        **kw,  # type: ignore[arg-type]
+    )
+    return solve_day_ahead(problem).assets["power_mw"][spec.id]
+
+
+def test_a_generator_runs_at_or_above_its_minimum_within_its_run_hours(de_lu, day) -> None:
+    spec = BackupGeneratorSpec(
+        id="diesel", power_mw=2.0, min_power_mw=0.8, fuel_cost_per_mwh=150.0, max_run_h_per_day=3
+    )
+    prices = wavy_prices(96) + 40  # above the fuel cost for more than three hours
+    output = solve_generator(de_lu, day, spec, prices).to_numpy()
+    assert generator_violations(spec, output, 0.25) == []
+    running = output > 1e-6
+    assert running.sum() == 12  # all three hours used, at the best prices, at full output
+    assert output[running] == pytest.approx(2.0)
+    assert prices[running].sum() == pytest.approx(np.sort(prices)[-12:].sum())
+
+
+def test_a_generator_held_below_its_minimum_stays_off(de_lu, day) -> None:
+    spec = BackupGeneratorSpec(
+        id="diesel", power_mw=2.0, min_power_mw=0.8, fuel_cost_per_mwh=150.0, max_run_h_per_day=3
+    )
+    prices = wavy_prices(96) + 40
+    # the park may export only 0.5 MW: the LP idles the generator at 0.5 MW for 12 h
+    relaxed = solve_generator(de_lu, day, spec, prices, exact_events=False, export_limit_mw=0.5)
+    assert generator_violations(spec, relaxed.to_numpy(), 0.25) != []
+    output = solve_generator(de_lu, day, spec, prices, export_limit_mw=0.5).to_numpy()
+    assert generator_violations(spec, output, 0.25) == []
