@@ -19,10 +19,14 @@ hours are interpolated/averaged upstream); they are converted here, not by the C
 market is replayed on a copy of the de-lu profile with a 60-min interval and UTC as its clock,
 so every day keeps its 24 hours. Variant ``lp`` sets the quantity tick to 0.001 MW and no
 minimum bid (the anchor's LP); variant ``de-lu`` keeps the profile's 0.1 MW tick and 0.1 MW
-minimum bid, so rounding and imbalance show.
+minimum bid, so rounding and imbalance show. Variants ``stoch`` and ``stoch-free`` bid
+price-quantity curves by stochastic optimisation on the ``lp`` rules: the scenarios are the
+DNN forecast plus its centred errors on the 28 days before D (known when D is bid);
+``stoch`` keeps every hour-by-hour mix of the scenario positions deliverable
+(``BidProblem.deliverable_curves``), ``stoch-free`` only each scenario's own path.
 
 Run: ``.venv/bin/python benchmarks/bidding_capture_epftoolbox.py [--markets NP DE ...]
-[--variants lp de-lu] [--files 2020 current] [--jobs 2] [--smoke]`` (``--smoke``: 28 days).
+[--variants lp de-lu stoch stoch-free] [--files 2020 current] [--jobs 2] [--smoke]`` (``--smoke``: 28 days).
 Writes ``benchmarks/results/bidding_capture_epftoolbox.{md,json}``.
 """
 
@@ -51,11 +55,17 @@ MARKETS = ("NP", "PJM", "BE", "FR", "DE")
 ANCHOR_SKIP_DAYS = 7
 
 
+#: Days of past forecast errors that make the scenarios of the stochastic variants.
+ERROR_DAYS = 28
+#: Variant -> (error days, deliverable curves); the stochastic variants use the ``lp`` rules.
+STOCHASTIC = {"stoch": (ERROR_DAYS, True), "stoch-free": (ERROR_DAYS, False)}
+
+
 def epf_profile(market: str, variant: str) -> MarketProfile:
     """The de-lu rules on an hourly UTC clock (see the module docstring)."""
     base = load_market_profile("de-lu")
     fmt = base.bid_format
-    if variant == "lp":
+    if variant == "lp" or variant in STOCHASTIC:
         fmt = fmt.model_copy(update={"qty_tick_mw": 0.001, "min_bid_mw": 0.0})
     return base.model_copy(
         update={
@@ -118,6 +128,8 @@ def run_market(
             end=last,
             forecast="file:epftoolbox:DNN Ensemble",
             forecast_prices=dnn,
+            error_days=STOCHASTIC.get(variant, (0, False))[0],
+            deliverable_curves=STOCHASTIC.get(variant, (0, False))[1],
         )
     )
     result["seconds"] = time.perf_counter() - t0
@@ -170,6 +182,10 @@ def markdown(report: dict[str, object]) -> str:
         "`current` rows on 721 days compare like for like; the `2020` rows use the files the "
         "issue names, whose DNN forecasts differ. Unlike the anchor (SoC reset to 50 % each day), "
         "the SoC is carried from day to day and each day must end at >= 50 %.",
+        f"`stoch` / `stoch-free`: stochastic price-quantity curves on the `lp` rules, scenarios "
+        f"= the DNN forecast plus its centred errors on the {ERROR_DAYS} days before D; `stoch` "
+        "keeps every hour-by-hour mix of scenario positions deliverable, `stoch-free` only "
+        "each scenario's own SoC path.",
         "",
     ]
     return "\n".join(lines)
@@ -178,7 +194,12 @@ def markdown(report: dict[str, object]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markets", nargs="+", default=list(MARKETS))
-    parser.add_argument("--variants", nargs="+", default=["lp", "de-lu"])
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=["lp", "de-lu", *STOCHASTIC],
+        default=["lp", "de-lu"],
+    )
     parser.add_argument("--smoke", action="store_true", help="28 days per market")
     parser.add_argument(
         "--files",

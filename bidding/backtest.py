@@ -50,6 +50,10 @@ class BacktestInputs:
     reserve_forecast: str = "naive_daily"  # or a forecasting model name, e.g. lgbm
     scenarios: int = 1
     seed: int = 0
+    # file forecasts: scenarios = the forecast plus its centred errors on up to this many
+    # earlier days (known when D is bid); 0 bids the point forecast
+    error_days: int = 0
+    deliverable_curves: bool = False  # see BidProblem.deliverable_curves
     import_limit_mw: float = np.inf
     export_limit_mw: float = np.inf
     base_load_mw: float = 0.0
@@ -96,10 +100,34 @@ def _forecast(inputs: BacktestInputs, day: date, realised: np.ndarray) -> np.nda
         if np.isnan(values).any():
             raise InvalidInputError(f"the forecast file has no values for {day}")
         published: np.ndarray = values[None, :]
+        if inputs.error_days > 0:
+            spread: np.ndarray = published + _past_errors(inputs, day, len(values))
+            return spread
         return published
     seed = inputs.seed + day.toordinal()
     scenarios: np.ndarray = own_scenarios(known, day, inputs.profile, inputs.scenarios, seed)
     return scenarios
+
+
+def _past_errors(inputs: BacktestInputs, day: date, n: int) -> np.ndarray:
+    """(S, T) errors (realised - forecast) of the file forecast on up to ``error_days`` days
+    before ``day`` (complete days only), centred so their mean is zero in every interval; a
+    single zero row when there are none."""
+    assert inputs.forecast_prices is not None
+    rows = []
+    for back in range(1, inputs.error_days + 1):
+        earlier = inputs.profile.day_intervals(day - timedelta(days=back))
+        if len(earlier) != n:  # a DST day: another number of intervals
+            continue
+        real = inputs.prices.reindex(earlier).to_numpy(dtype=float)
+        fc = inputs.forecast_prices.reindex(earlier).to_numpy(dtype=float)
+        if np.isfinite(real).all() and np.isfinite(fc).all():
+            rows.append(real - fc)
+    if not rows:
+        return np.zeros((1, n))
+    errors = np.asarray(rows)
+    centred: np.ndarray = errors - errors.mean(axis=0)
+    return centred
 
 
 def replay_day(
@@ -124,6 +152,7 @@ def replay_day(
         import_limit_mw=inputs.import_limit_mw,
         export_limit_mw=inputs.export_limit_mw,
         soc_initial=dict(chain.soc),
+        deliverable_curves=inputs.deliverable_curves,
     )
     result = solve_day_ahead(problem)
     chain.violations += [f"{day}: {b}" for b in check_bid_set(result.bid_set, profile)]

@@ -93,6 +93,11 @@ class BidProblem:
         Asset id -> the reserve products it may hold (e.g. what its owner consented to); an asset
         missing from the mapping holds none. ``None`` (default): every asset may hold every
         reserve product its physics allows.
+    deliverable_curves : bool
+        With several price scenarios and no reserve products: constrain the batteries so that
+        any mix of the scenarios' positions over the day (what hour-by-hour curves can clear)
+        stays inside the SoC window and ends at the end-of-day target, so awards never need
+        re-dispatch. ``False`` (default) only makes each scenario's own path feasible.
     exact_events : bool
         Devices switch on and off (binaries, a MIP; default): curtailable loads in at most
         ``max_events_per_day`` events, none longer than ``max_duration_min``; backup generators
@@ -129,6 +134,7 @@ class BidProblem:
     time_limit_s: float | None = None
     exact_mip: bool | None = None
     reserve_eligible: Mapping[str, Collection[str]] | None = None
+    deliverable_curves: bool = False
     exact_events: bool = True
     whole_lots: bool = False
 

@@ -67,11 +67,82 @@ def define_battery(ctx: ModelContext, group_id: str, spec: BatterySpec) -> None:
         _bound_by_fixed_reserves(ctx, group_id, spec, on, c, d, e, fixed)
     else:
         _headroom_rows(ctx, group_id, spec, on, reserves, c, d, start, e)
+    if prep.problem.deliverable_curves and s > 1 and not prep.reserves:
+        _deliverable_mix(ctx, group_id, spec, c, d, max(final * spec.energy_mwh, e_min))
     if spec.degradation_cost_per_mwh:
         ctx.add_scenario_profit(d, -spec.degradation_cost_per_mwh * dt)
     handles.net = [(1.0, d), (-1.0, c)]
     handles.variables = {"charge_mw": c, "discharge_mw": d, "soc_mwh": e, "soc_start_mwh": e0}
     handles.reserves = reserves
+
+
+def _deliverable_mix(
+    ctx: ModelContext,
+    group_id: str,
+    spec: BatterySpec,
+    c: np.ndarray,
+    d: np.ndarray,
+    final_mwh: float,
+) -> None:
+    """Keep every mix of the scenarios' positions deliverable (``BidProblem.deliverable_curves``).
+
+    Curves clear hour by hour, so the day's awards can take one scenario's position in one
+    interval and another's in the next. ``drain`` bounds, per interval, the energy any scenario
+    takes out of the battery (``d / eta - eta c``; splitting a net position between charge and
+    discharge with less loss only drains less) and ``fill`` what any puts in. The SoC of the
+    worst mixes (``low``: the largest drain in every interval so far; ``high``: the largest
+    fill) must stay in the SoC window, and ``low`` must end the day at the end-of-day target.
+    A step between two scenarios' positions drains no more than the larger of the two, so
+    whatever the realised prices, the awards can be delivered.
+    """
+    lp, prep = ctx.lp, ctx.prep
+    _, t = ctx.shape
+    dt, eta = prep.dt_h, spec.one_way_efficiency
+    e_min, e_max = spec.soc_min * spec.energy_mwh, spec.soc_max * spec.energy_mwh
+    e_init = spec.soc_initial * spec.energy_mwh
+    drain = lp.add_variables("mix_drain_mw", (1, t), -np.inf, np.inf, asset=group_id)
+    fill = lp.add_variables("mix_fill_mw", (1, t), -np.inf, np.inf, asset=group_id)
+    lp.add_constraints(
+        "mix_drain",
+        [(1.0, drain), (-1.0 / eta, d), (eta, c)],
+        lower=0.0,
+        asset=group_id,
+        describe="largest drain of any scenario",
+    )
+    lp.add_constraints(
+        "mix_fill",
+        [(1.0, fill), (-eta, c), (1.0 / eta, d)],
+        lower=0.0,
+        asset=group_id,
+        describe="largest fill of any scenario",
+    )
+    for name, rate, sign, low, high in (
+        ("mix_low_mwh", drain, -1.0, e_min, np.inf),
+        ("mix_high_mwh", fill, 1.0, -np.inf, e_max),
+    ):
+        path = lp.add_variables(name, (1, t), low, high, asset=group_id)
+        begin = lp.add_variables(f"{name}_start", (1, 1), e_init, e_init, asset=group_id)
+        lp.add_constraints(
+            name,
+            [
+                (1.0, path),
+                (-1.0, np.concatenate([begin, path[:, :-1]], axis=1)),
+                (-sign * dt, rate),
+            ],
+            0.0,
+            0.0,
+            asset=group_id,
+            describe="SoC of the worst mix of scenario positions",
+        )
+        if sign < 0:
+            lp.add_constraints(
+                "mix_final",
+                [(1.0, path[:, -1])],
+                lower=final_mwh,
+                asset=group_id,
+                elastic=True,
+                describe="end-of-day SoC of the worst mix",
+            )
 
 
 def _headroom_rows(
