@@ -120,6 +120,11 @@ def _park_limit_reasons(prep: Prepared) -> list[str]:
     return reasons
 
 
+def _when(intervals: pd.DatetimeIndex | None, t: int | np.integer) -> str:
+    """Interval ``t`` as an ISO timestamp, or its position when the intervals are not known."""
+    return intervals[int(t)].isoformat() if intervals is not None else str(int(t))
+
+
 def battery_violations(
     asset: BatterySpec,
     power_mw: np.ndarray,
@@ -148,9 +153,6 @@ def battery_violations(
     tol = 1e-5 * max(1.0, asset.power_mw)
     eta = asset.one_way_efficiency
     out: list[str] = []
-
-    def at(t: int) -> str:
-        return intervals[t].isoformat() if intervals is not None else str(t)
 
     start = np.concatenate([[soc_start_mwh], soc_mwh[:-1]])
     expected = start + eta * charge_mw * dt_h - discharge_mw * dt_h / eta
@@ -189,7 +191,7 @@ def battery_violations(
     checks.append(("SoC recurrence broken", np.abs(soc_mwh - expected - drift) > tol * 10))
     for what, bad in checks:
         for t in np.flatnonzero(bad)[:3]:
-            out.append(f"asset {asset.id}: {what} at {at(int(t))}")
+            out.append(f"asset {asset.id}: {what} at {_when(intervals, t)}")
     return out
 
 
@@ -218,24 +220,21 @@ def curtailment_violations(
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     longest = max(asset.max_duration_min // interval_minutes, 1)
 
-    def at(t: int) -> str:
-        return intervals[t].isoformat() if intervals is not None else str(t)
-
     out: list[str] = []
     if len(starts) > asset.max_events_per_day:
         out.append(
             f"asset {asset.id}: {len(starts)} curtailment events, at most "
             f"{asset.max_events_per_day} a day (starts at "
-            f"{', '.join(at(int(k)) for k in starts[:5])})"
+            f"{', '.join(_when(intervals, k) for k in starts[:5])})"
         )
     for first, stop in zip(starts, ends, strict=True):
         if stop - first > longest:
             out.append(
                 f"asset {asset.id}: curtailment event of {(stop - first) * interval_minutes} min "
-                f"from {at(int(first))}, longer than max_duration_min {asset.max_duration_min}"
+                f"from {_when(intervals, first)}, longer than max_duration_min {asset.max_duration_min}"
             )
     for t in np.flatnonzero(curtail_mw > asset.max_curtail_mw + tol)[:3]:
-        out.append(f"asset {asset.id}: curtailment above max_curtail_mw at {at(int(t))}")
+        out.append(f"asset {asset.id}: curtailment above max_curtail_mw at {_when(intervals, t)}")
     return out
 
 
@@ -251,13 +250,10 @@ def generator_violations(
     running = output_mw > tol
     out: list[str] = []
 
-    def at(t: int) -> str:
-        return intervals[t].isoformat() if intervals is not None else str(t)
-
     for t in np.flatnonzero(running & (output_mw < asset.min_power_mw - tol))[:3]:
-        out.append(f"asset {asset.id}: output below min_power_mw at {at(int(t))}")
+        out.append(f"asset {asset.id}: output below min_power_mw at {_when(intervals, t)}")
     for t in np.flatnonzero(output_mw > asset.power_mw + tol)[:3]:
-        out.append(f"asset {asset.id}: output above power_mw at {at(int(t))}")
+        out.append(f"asset {asset.id}: output above power_mw at {_when(intervals, t)}")
     hours = float(running.sum() * dt_h)
     if hours > asset.max_run_h_per_day + 1e-9:
         out.append(

@@ -40,18 +40,25 @@ def wavy_prices(n: int) -> np.ndarray:
 
 
 def solve(
-    profile: MarketProfile, day: object, spec: CurtailableLoadSpec, prices: np.ndarray, **kw: object
+    profile: MarketProfile,
+    day: object,
+    spec: CurtailableLoadSpec | BackupGeneratorSpec,
+    prices: np.ndarray,
+    quantity: str = "curtail_mw",
+    base_load_mw: float = 6.0,
+    **kw: object,
 ) -> pd.Series:
+    """One asset's plan of ``quantity`` [MW] for one price path."""
     intervals = profile.day_intervals(day)  # type: ignore[arg-type]
     problem = BidProblem(
         profile,
         [spec],
         intervals,
         prices[None, :],
-        base_load_mw=np.full(len(intervals), 6.0),
+        base_load_mw=np.full(len(intervals), base_load_mw),
         **kw,  # type: ignore[arg-type]
     )
-    return solve_day_ahead(problem).assets["curtail_mw"][spec.id]
+    return solve_day_ahead(problem).assets[quantity][spec.id]
 
 
 def events(curtail: pd.Series) -> list[tuple[int, int]]:
@@ -127,27 +134,12 @@ def test_random_prices_dispatch_plans_keep_the_event_rules(
     assert curtailment_violations(spec, curtail, 15, intervals) == []
 
 
-def solve_generator(
-    profile: MarketProfile, day: object, spec: BackupGeneratorSpec, prices: np.ndarray, **kw: object
-) -> pd.Series:
-    intervals = profile.day_intervals(day)  # type: ignore[arg-type]
-    problem = BidProblem(
-        profile,
-        [spec],
-        intervals,
-        prices[None, :],
-        base_load_mw=np.full(len(intervals), 0.0),
-        **kw,  # type: ignore[arg-type]
-    )
-    return solve_day_ahead(problem).assets["power_mw"][spec.id]
-
-
 def test_a_generator_runs_at_or_above_its_minimum_within_its_run_hours(de_lu, day) -> None:
     spec = BackupGeneratorSpec(
         id="diesel", power_mw=2.0, min_power_mw=0.8, fuel_cost_per_mwh=150.0, max_run_h_per_day=3
     )
     prices = wavy_prices(96) + 40  # above the fuel cost for more than three hours
-    output = solve_generator(de_lu, day, spec, prices).to_numpy()
+    output = solve(de_lu, day, spec, prices, "power_mw", 0.0).to_numpy()
     assert generator_violations(spec, output, 0.25) == []
     running = output > 1e-6
     assert running.sum() == 12  # all three hours used, at the best prices, at full output
@@ -161,7 +153,9 @@ def test_a_generator_held_below_its_minimum_stays_off(de_lu, day) -> None:
     )
     prices = wavy_prices(96) + 40
     # the park may export only 0.5 MW: the LP idles the generator at 0.5 MW for 12 h
-    relaxed = solve_generator(de_lu, day, spec, prices, exact_events=False, export_limit_mw=0.5)
+    relaxed = solve(
+        de_lu, day, spec, prices, "power_mw", 0.0, exact_events=False, export_limit_mw=0.5
+    )
     assert generator_violations(spec, relaxed.to_numpy(), 0.25) != []
-    output = solve_generator(de_lu, day, spec, prices, export_limit_mw=0.5).to_numpy()
+    output = solve(de_lu, day, spec, prices, "power_mw", 0.0, export_limit_mw=0.5).to_numpy()
     assert generator_violations(spec, output, 0.25) == []
