@@ -118,6 +118,7 @@ def run_market(
     if days is not None:
         last = min(last, first + pd.Timedelta(days=days - 1))
     battery = reference_battery()
+    error_days, deliverable = STOCHASTIC.get(variant, (0, False))
     t0 = time.perf_counter()
     result = run_backtest(
         BacktestInputs(
@@ -128,8 +129,8 @@ def run_market(
             end=last,
             forecast="file:epftoolbox:DNN Ensemble",
             forecast_prices=dnn,
-            error_days=STOCHASTIC.get(variant, (0, False))[0],
-            deliverable_curves=STOCHASTIC.get(variant, (0, False))[1],
+            error_days=error_days,
+            deliverable_curves=deliverable,
         )
     )
     result["seconds"] = time.perf_counter() - t0

@@ -44,7 +44,7 @@ from forecasting_datasets import machine
 
 from forecasting import backtest_day_ahead
 from forecasting.gbm import GbmParams
-from forecasting.metrics import mae
+from forecasting.metrics import mae, score
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("naive_daily", "lgbm", "mstl")
@@ -129,12 +129,13 @@ def run_series(series: Series, days: int | None) -> dict[str, object]:
     rows = np.isfinite(actual)
     for median in medians.values():
         rows &= np.isfinite(median)
-    metrics = result.metrics()
+    # every model on the same hours (BacktestResult.metrics pairs each only with the baseline)
+    weekly = mae(actual[rows], medians["naive_weekly"][rows])
     daily = mae(actual[rows], medians["naive_daily"][rows])
     models = {}
-    for name, m in metrics.items():
-        m = dict(m)
-        m["vs_daily"] = mae(actual[rows], medians[name][rows]) / daily if daily > 0 else np.nan
+    for name, frame in result.forecasts.items():
+        m = score(actual[rows], frame.loc[rows], weekly)
+        m["vs_daily"] = m["mae"] / daily if daily > 0 else np.nan
         models[name] = m
     return {
         "unit": series.unit,

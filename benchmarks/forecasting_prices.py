@@ -295,11 +295,11 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for market, res in pool.map(_run_market, jobs):
-            res["run_utc"] = machine()["date_utc"]
+            info = machine()
+            res["run_utc"] = info["date_utc"]
             results[market] = res
             print(market, json.dumps(res["models"], indent=1), flush=True)
             # Written after every market, so a cut-short run keeps what it finished.
-            info = machine()
             note = f"Scope: {scope}, markets {', '.join(results)}. {args.note}".rstrip()
             payload = {"run": info, "scope": scope, "markets": results}
             args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")

@@ -21,6 +21,7 @@ from bidding.checks import plan_violations, reserve_rules_of
 from bidding.clearing import clear_day_ahead
 from bidding.dispatch import redispatch
 from bidding.forecasts import (
+    check_reserve_forecast,
     naive_forecast,
     own_scenarios,
     parse_forecast_option,
@@ -219,6 +220,7 @@ def run_backtest(
     if inputs.end < inputs.start:
         raise InvalidInputError(f"end {inputs.end} is before start {inputs.start}")
     parse_forecast_option(inputs.forecast)
+    check_reserve_forecast(inputs.reserve_forecast)
     soc0 = {a.id: a.soc_initial for a in inputs.assets if isinstance(a, BatterySpec)}
     chain, perfect = Chain(dict(soc0)), Chain(dict(soc0))
     days: list[date] = []

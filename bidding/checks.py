@@ -249,7 +249,6 @@ def generator_violations(
     tol = 1e-5 * max(1.0, asset.power_mw)
     running = output_mw > tol
     out: list[str] = []
-
     for t in np.flatnonzero(running & (output_mw < asset.min_power_mw - tol))[:3]:
         out.append(f"asset {asset.id}: output below min_power_mw at {_when(intervals, t)}")
     for t in np.flatnonzero(output_mw > asset.power_mw + tol)[:3]:

@@ -29,9 +29,11 @@ from vpp.domain.timegrid import local_midnight, zone
 
 try:  # written concurrently; ``own`` says so clearly when it is not there
     from forecasting import forecast_day_ahead, sample_scenarios
+    from forecasting.dayahead import MODELS as FORECAST_MODELS
 except ImportError:  # pragma: no cover - depends on the checkout
     forecast_day_ahead = None  # type: ignore[assignment]
     sample_scenarios = None  # type: ignore[assignment]
+    FORECAST_MODELS = ()
 
 
 def _by_clock(
@@ -90,6 +92,17 @@ def own_scenarios(
         return median
     drawn: np.ndarray = np.asarray(sample_scenarios(fc, n, seed), dtype=float)
     return drawn
+
+
+def check_reserve_forecast(model: str) -> None:
+    """Refuse a reserve price model :func:`reserve_price_forecast` cannot run, before any work."""
+    if model == "naive_daily":
+        return
+    if model not in FORECAST_MODELS:
+        raise InvalidInputError(
+            f"unknown reserve price forecast {model!r}",
+            hint=f"use naive_daily or a forecasting model: {', '.join(FORECAST_MODELS)}",
+        )
 
 
 def reserve_price_forecast(

@@ -301,7 +301,7 @@ def fit_gbm(
         columns=columns,
         lags=lags,
         holidays_country=holidays_country,
-        issue_time=histories[0].issue_time,
+        issue_time=issue,
         series_ids=tuple(series_ids),
         band_scales=scales,
         band_floor=floor,

@@ -116,7 +116,7 @@ def _curtailment_events(
     ``max_events_per_day`` of them, and the load curtails between 1 % of ``max_curtail_mw``
     (:data:`MIN_EVENT_DEPTH`) and all of it inside an event and nothing outside. Each interval
     lies in consecutive candidates, so this relaxation is far tighter than on/off switches with
-    start counters (one furnace, 10 scenarios: 0.1 s instead of 9 s).
+    start counters (one furnace, 10 scenarios: 1.2 s instead of 9.5 s).
 
     The event schedule is the same in every scenario (it is decided day-ahead, as the notice
     needs); the depth within an event follows each scenario's prices.
@@ -185,7 +185,8 @@ def _curtailment_events(
 
 def _shift(ctx: ModelContext, x: np.ndarray) -> np.ndarray:
     """Ids of ``x`` one interval later, with a zero-fixed variable in the first interval."""
-    zero = ctx.lp.add_variables("zero", (x.shape[0], 1), 0.0, 0.0)
+    s, _ = ctx.shape
+    zero = ctx.lp.add_variables("zero", (s, 1), 0.0, 0.0)
     return np.concatenate([zero, x[:, :-1]], axis=1)
 
 

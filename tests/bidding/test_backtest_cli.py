@@ -217,3 +217,20 @@ def test_unknown_reserve_forecast_model_is_refused() -> None:
 
     with pytest.raises(InvalidInputError, match="unknown forecast model"):
         reserve_price_forecast(fcr_history(), date(2024, 6, 5), load_market_profile("de-lu"), "x")
+
+
+def test_unknown_reserve_forecast_fails_before_any_work(tmp_path: Path, app: typer.Typer) -> None:
+    prices = tmp_path / "prices.csv"
+    write_prices(prices)
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET)
+    out = tmp_path / "result.json"
+    result = CliRunner().invoke(
+        app,
+        ["--market", "de-lu", "--prices", str(prices), "--price-column", "price_per_mwh",
+         "--fleet", str(fleet), "--start", "2024-06-02", "--end", "2024-06-03",
+         "--reserve-forecast", "lgbmm", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "unknown reserve price forecast 'lgbmm'" in str(result.exception) + result.output
+    assert not out.exists()
