@@ -22,6 +22,7 @@ from bidding.clearing import clear_day_ahead
 from bidding.dispatch import redispatch
 from bidding.forecasts import (
     check_reserve_forecast,
+    error_quantile_scenarios,
     naive_forecast,
     own_scenarios,
     parse_forecast_option,
@@ -54,7 +55,9 @@ class BacktestInputs:
     # file forecasts: scenarios = the forecast plus its centred errors on up to this many
     # earlier days (known when D is bid); 0 bids the point forecast
     error_days: int = 0
-    deliverable_curves: bool = False  # see BidProblem.deliverable_curves
+    # > 0: those errors as this many comonotone quantile scenarios (error_quantile_scenarios)
+    error_quantiles: int = 0
+    deliverable_curves: bool = True  # see BidProblem.deliverable_curves
     import_limit_mw: float = np.inf
     export_limit_mw: float = np.inf
     base_load_mw: float = 0.0
@@ -102,7 +105,10 @@ def _forecast(inputs: BacktestInputs, day: date, realised: np.ndarray) -> np.nda
             raise InvalidInputError(f"the forecast file has no values for {day}")
         published: np.ndarray = values[None, :]
         if inputs.error_days > 0:
-            spread: np.ndarray = published + _past_errors(inputs, day, len(values))
+            errors = _past_errors(inputs, day, len(values))
+            if inputs.error_quantiles > 0 and len(errors) > 1:
+                errors = error_quantile_scenarios(errors, inputs.error_quantiles)
+            spread: np.ndarray = published + errors
             return spread
         return published
     seed = inputs.seed + day.toordinal()
@@ -205,6 +211,25 @@ def replay_day(
     return chain.add(lines)
 
 
+def _check_error_scenarios(inputs: BacktestInputs, kind: str) -> None:
+    """Refuse error-scenario settings that cannot apply, before any day is replayed."""
+    if inputs.error_days < 0 or inputs.error_quantiles < 0:
+        raise InvalidInputError(
+            f"error days ({inputs.error_days}) and error quantiles ({inputs.error_quantiles}) "
+            "cannot be negative"
+        )
+    if (inputs.error_days or inputs.error_quantiles) and kind != "file":
+        raise InvalidInputError(
+            f"error scenarios need a file forecast, not {inputs.forecast!r}",
+            hint="use --forecast file:CSV:COLUMN, or drop --error-days/--error-quantiles",
+        )
+    if inputs.error_quantiles and not inputs.error_days:
+        raise InvalidInputError(
+            "error quantiles are taken from past errors: give --error-days too",
+            hint="e.g. --error-days 91 --error-quantiles 9",
+        )
+
+
 def run_backtest(
     inputs: BacktestInputs, progress: Callable[[date], None] | None = None
 ) -> dict[str, object]:
@@ -219,8 +244,9 @@ def run_backtest(
     """
     if inputs.end < inputs.start:
         raise InvalidInputError(f"end {inputs.end} is before start {inputs.start}")
-    parse_forecast_option(inputs.forecast)
+    kind, _, _ = parse_forecast_option(inputs.forecast)
     check_reserve_forecast(inputs.reserve_forecast)
+    _check_error_scenarios(inputs, kind)
     soc0 = {a.id: a.soc_initial for a in inputs.assets if isinstance(a, BatterySpec)}
     chain, perfect = Chain(dict(soc0)), Chain(dict(soc0))
     days: list[date] = []

@@ -5,7 +5,8 @@ known then.
 - ``naive``: the epftoolbox standard naive — the prices of D-1 for Tuesday to Friday, of D-7 for
   Saturday to Monday, matched by local clock time (D-1 is published on D-2, before gate closure).
 - ``file``: a published forecast column (e.g. the epftoolbox DNN ensemble), taken as issued
-  before gate closure.
+  before gate closure. Its price scenarios (``error_days``) add the forecast's centred errors on
+  earlier days, as they were or (:func:`error_quantile_scenarios`) as comonotone quantiles.
 - ``own``: ``forecasting.forecast_day_ahead`` on the price history before the delivery day,
   issued at gate closure; its quantiles give price scenarios through
   ``forecasting.sample_scenarios``.
@@ -92,6 +93,25 @@ def own_scenarios(
         return median
     drawn: np.ndarray = np.asarray(sample_scenarios(fc, n, seed), dtype=float)
     return drawn
+
+
+def error_quantile_scenarios(errors: np.ndarray, levels: int) -> np.ndarray:
+    """(levels, T) comonotone scenarios from (N, T) past forecast errors [currency/MWh].
+
+    Scenario ``k`` takes, in every interval, the ``(k + 0.5) / levels`` quantile of that
+    interval's errors; the set is then centred so each interval's mean is zero (the forecast
+    stays the expected price). With deliverable curves every hour-by-hour mix of positions is
+    feasible and revenue is a sum over intervals, so only each interval's error distribution
+    matters, not how errors move together; quantiles describe that distribution with fewer,
+    evenly weighted scenarios than the raw days, which keeps the curves from fitting single
+    past days.
+    """
+    if levels < 1:
+        raise InvalidInputError(f"quantile scenarios need at least one level, not {levels}")
+    taus = (np.arange(levels) + 0.5) / levels
+    quantiles: np.ndarray = np.quantile(np.asarray(errors, dtype=float), taus, axis=0)
+    centred: np.ndarray = quantiles - quantiles.mean(axis=0)
+    return centred
 
 
 def check_reserve_forecast(model: str) -> None:

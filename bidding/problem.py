@@ -97,7 +97,9 @@ class BidProblem:
         With several price scenarios and no reserve products: constrain the batteries so that
         any mix of the scenarios' positions over the day (what hour-by-hour curves can clear)
         stays inside the SoC window and ends at the end-of-day target, so awards never need
-        re-dispatch. ``False`` (default) only makes each scenario's own path feasible.
+        re-dispatch (default). ``False`` only makes each scenario's own path feasible: more
+        expected revenue in the model, but a realised mix can leave a battery short and the
+        difference is settled as imbalance.
     exact_events : bool
         Devices switch on and off (binaries, a MIP; default): curtailable loads in at most
         ``max_events_per_day`` events, none longer than ``max_duration_min``; backup generators
@@ -134,7 +136,7 @@ class BidProblem:
     time_limit_s: float | None = None
     exact_mip: bool | None = None
     reserve_eligible: Mapping[str, Collection[str]] | None = None
-    deliverable_curves: bool = False
+    deliverable_curves: bool = True
     exact_events: bool = True
     whole_lots: bool = False
 

@@ -234,3 +234,29 @@ def test_unknown_reserve_forecast_fails_before_any_work(tmp_path: Path, app: typ
     assert result.exit_code != 0
     assert "unknown reserve price forecast 'lgbmm'" in str(result.exception) + result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("forecast", ["file", "naive"])
+def test_backtest_cli_bids_error_quantile_curves_on_file_forecasts_only(
+    tmp_path: Path, app: typer.Typer, forecast: str
+) -> None:
+    prices = tmp_path / "prices.csv"
+    write_prices(prices)
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET)
+    out = tmp_path / "result.json"
+    option = f"file:{prices}:fcst" if forecast == "file" else forecast
+    args = ["--market", "de-lu", "--prices", str(prices), "--price-column", "price_per_mwh"]
+    args += ["--fleet", str(fleet), "--start", "2024-06-02", "--end", "2024-06-03"]
+    args += ["--forecast", option, "--error-days", "7", "--error-quantiles", "5"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    if forecast == "naive":
+        assert result.exit_code != 0
+        assert "need a file forecast" in str(result.exception)
+        assert not out.exists()
+        return
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["days"] == 2
+    assert report["violations"] == 0, report["violation_details"]
+    assert 0 < report["revenue"] <= report["perfect_foresight_revenue"] + 1e-6

@@ -68,6 +68,29 @@ def backtest(
         ),
     ] = "naive_daily",
     scenarios: Annotated[int, typer.Option(help="Price scenarios for --forecast own.")] = 1,
+    error_days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="File forecasts: bid price-quantity curves on scenarios made of the forecast "
+            "plus its centred errors on this many earlier days (0: bid the point forecast).",
+        ),
+    ] = 0,
+    error_quantiles: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="With --error-days: turn those errors into this many comonotone quantile "
+            "scenarios (9 is a good start); 0 uses each past day as a scenario.",
+        ),
+    ] = 0,
+    deliverable_curves: Annotated[
+        bool,
+        typer.Option(
+            help="With several scenarios: keep every hour-by-hour mix of the curves' positions "
+            "deliverable by the batteries (no imbalance whatever clears)."
+        ),
+    ] = True,
     import_limit_mw: Annotated[float, typer.Option(help="Park import limit (MW).")] = float("inf"),
     export_limit_mw: Annotated[float, typer.Option(help="Park export limit (MW).")] = float("inf"),
 ) -> None:
@@ -103,6 +126,9 @@ def backtest(
         reserve_prices=reserve,
         reserve_forecast=reserve_forecast,
         scenarios=scenarios,
+        error_days=error_days,
+        error_quantiles=error_quantiles,
+        deliverable_curves=deliverable_curves,
         import_limit_mw=import_limit_mw,
         export_limit_mw=export_limit_mw,
     )
