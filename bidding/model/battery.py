@@ -64,11 +64,17 @@ def define_battery(ctx: ModelContext, group_id: str, spec: BatterySpec) -> None:
     )
     fixed = ctx.fixed_reserves.get(group_id)
     if fixed is not None:  # reserves known: headroom and sustain energy become bounds
-        _bound_by_fixed_reserves(ctx, group_id, spec, on, c, d, e, fixed)
+        window = _bound_by_fixed_reserves(ctx, group_id, spec, on, c, d, e, fixed)
     else:
         _headroom_rows(ctx, group_id, spec, on, reserves, c, d, start, e)
-    if prep.problem.deliverable_curves and s > 1 and not prep.reserves:
-        _deliverable_mix(ctx, group_id, spec, c, d, max(final * spec.energy_mwh, e_min))
+        window = None
+    if prep.problem.deliverable_curves and s > 1:
+        mix = _deliverable_mix(ctx, group_id, spec, start, e, max(final * spec.energy_mwh, e_min))
+        if window is not None:
+            lp.set_lower(mix["low"], window[0][None, :])
+            lp.set_upper(mix["high"], window[1][None, :])
+        else:
+            _mix_energy_rows(ctx, group_id, spec, reserves, mix)
     if spec.degradation_cost_per_mwh:
         ctx.add_scenario_profit(d, -spec.degradation_cost_per_mwh * dt)
     handles.net = [(1.0, d), (-1.0, c)]
@@ -80,45 +86,49 @@ def _deliverable_mix(
     ctx: ModelContext,
     group_id: str,
     spec: BatterySpec,
-    c: np.ndarray,
-    d: np.ndarray,
+    start: IntArray,
+    e: IntArray,
     final_mwh: float,
-) -> None:
+) -> dict[str, IntArray]:
     """Keep every mix of the scenarios' positions deliverable (``BidProblem.deliverable_curves``).
 
     Curves clear hour by hour, so the day's awards can take one scenario's position in one
-    interval and another's in the next. ``drain`` bounds, per interval, the energy any scenario
-    takes out of the battery (``d / eta - eta c``; splitting a net position between charge and
-    discharge with less loss only drains less) and ``fill`` what any puts in. The SoC of the
-    worst mixes (``low``: the largest drain in every interval so far; ``high``: the largest
-    fill) must stay in the SoC window, and ``low`` must end the day at the end-of-day target.
-    A step between two scenarios' positions drains no more than the larger of the two, so
-    whatever the realised prices, the awards can be delivered.
+    interval and another's in the next. A mix can follow, in each interval, the charge and
+    discharge of the scenario whose position it took, so its SoC moves by that scenario's
+    change in that interval. ``drain`` bounds, per interval, what any scenario takes out of the
+    battery (``start - e``, expected reserve activation included) and ``fill`` what any puts in.
+    The SoC of the worst mixes (``low``: the largest drain in every interval so far; ``high``:
+    the largest fill) must stay in the SoC window (:func:`_mix_energy_rows` adds the sustain
+    energy of the reserves held), and ``low`` must end the day at the end-of-day target. Power
+    headroom needs nothing more: in every interval a mix stands where one scenario stands.
+
+    Returns the ``low`` and ``high`` paths and their starts, (1, T) and (1, 1) ids.
     """
     lp, prep = ctx.lp, ctx.prep
     _, t = ctx.shape
-    dt, eta = prep.dt_h, spec.one_way_efficiency
+    dt = prep.dt_h
     e_min, e_max = spec.soc_min * spec.energy_mwh, spec.soc_max * spec.energy_mwh
     e_init = spec.soc_initial * spec.energy_mwh
     drain = lp.add_variables("mix_drain_mw", (1, t), -np.inf, np.inf, asset=group_id)
     fill = lp.add_variables("mix_fill_mw", (1, t), -np.inf, np.inf, asset=group_id)
     lp.add_constraints(
         "mix_drain",
-        [(1.0, drain), (-1.0 / eta, d), (eta, c)],
+        [(dt, drain), (-1.0, start), (1.0, e)],
         lower=0.0,
         asset=group_id,
         describe="largest drain of any scenario",
     )
     lp.add_constraints(
         "mix_fill",
-        [(1.0, fill), (-eta, c), (1.0 / eta, d)],
+        [(dt, fill), (1.0, start), (-1.0, e)],
         lower=0.0,
         asset=group_id,
         describe="largest fill of any scenario",
     )
-    for name, rate, sign, low, high in (
-        ("mix_low_mwh", drain, -1.0, e_min, np.inf),
-        ("mix_high_mwh", fill, 1.0, -np.inf, e_max),
+    out: dict[str, IntArray] = {}
+    for key, name, rate, sign, low, high in (
+        ("low", "mix_low_mwh", drain, -1.0, e_min, np.inf),
+        ("high", "mix_high_mwh", fill, 1.0, -np.inf, e_max),
     ):
         path = lp.add_variables(name, (1, t), low, high, asset=group_id)
         begin = lp.add_variables(f"{name}_start", (1, 1), e_init, e_init, asset=group_id)
@@ -134,6 +144,7 @@ def _deliverable_mix(
             asset=group_id,
             describe="SoC of the worst mix of scenario positions",
         )
+        out[key], out[f"{key}_start"] = path, begin
         if sign < 0:
             lp.add_constraints(
                 "mix_final",
@@ -142,6 +153,48 @@ def _deliverable_mix(
                 asset=group_id,
                 elastic=True,
                 describe="end-of-day SoC of the worst mix",
+            )
+    return out
+
+
+def _mix_energy_rows(
+    ctx: ModelContext,
+    group_id: str,
+    spec: BatterySpec,
+    reserves: dict[str, IntArray],
+    mix: dict[str, IntArray],
+) -> None:
+    """The worst mixes keep the energy to sustain full activation of the reserves held, at the
+    start and the end of every interval (as :func:`_headroom_rows` does for each scenario)."""
+    eta = spec.one_way_efficiency
+    e_min, e_max = spec.soc_min * spec.energy_mwh, spec.soc_max * spec.energy_mwh
+    up = [(pid, r) for pid, r in reserves.items() if _product(ctx, pid).up]
+    down = [(pid, r) for pid, r in reserves.items() if _product(ctx, pid).down]
+    need = [(-_product(ctx, pid).sustain_h / eta, r[None, :]) for pid, r in up]
+    room = [(_product(ctx, pid).sustain_h * eta, r[None, :]) for pid, r in down]
+    starts = {
+        key: np.concatenate([mix[f"{key}_start"], mix[key][:, :-1]], axis=1)
+        for key in ("low", "high")
+    }
+    for label, low, high in (
+        ("start", starts["low"], starts["high"]),
+        ("end", mix["low"], mix["high"]),
+    ):
+        if need:
+            ctx.lp.add_constraints(
+                f"mix_up_energy_{label}",
+                [(1.0, low), *need],
+                lower=e_min,
+                asset=group_id,
+                describe="energy to sustain up reserves in the worst mix",
+            )
+        if room:
+            ctx.lp.add_constraints(
+                f"mix_down_energy_{label}",
+                [(1.0, high), *room],
+                upper=e_max,
+                asset=group_id,
+                describe="room to absorb down reserves in the worst mix",
             )
 
 
@@ -208,11 +261,12 @@ def _bound_by_fixed_reserves(
     d: IntArray,
     e: IntArray,
     fixed: dict[str, FloatArray],
-) -> None:
+) -> tuple[FloatArray, FloatArray]:
     """The same requirements with the reserves known, as bounds: discharge and charge each
     leave their reserves' power free (stricter than the net headroom rows only when charging
     and discharging at once), and the SoC at the end of interval ``t`` sustains the reserves
-    of ``t`` and of ``t + 1`` (it is the start of the next interval)."""
+    of ``t`` and of ``t + 1`` (it is the start of the next interval). Returns that SoC window
+    (lower, upper) per interval end [MWh]."""
     t = ctx.prep.n_intervals
     eta = spec.one_way_efficiency
     e_min, e_max = spec.soc_min * spec.energy_mwh, spec.soc_max * spec.energy_mwh
@@ -242,6 +296,7 @@ def _bound_by_fixed_reserves(
     c_max[c_max < 1e-9] = 0.0
     lp.set_upper(d, np.broadcast_to(d_max, d.shape))
     lp.set_upper(c, np.broadcast_to(c_max, c.shape))
+    return lower, upper
 
 
 def _product(ctx: ModelContext, product_id: str) -> ReserveProduct:
