@@ -24,7 +24,13 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-from bidding_capture_epftoolbox import MARKETS, RESULTS, epf_profile, reference_battery
+from bidding_capture_epftoolbox import (
+    LP_TICK_MW,
+    MARKETS,
+    RESULTS,
+    epf_profile,
+    reference_battery,
+)
 from bidding_speed_flexmeasures import machine
 
 from bidding.backtest import BacktestInputs, run_backtest
@@ -76,7 +82,8 @@ def markdown(report: dict[str, object]) -> str:
         f"Run {info['date_utc']} UTC on {info['cpu']}, {info['cores']} cores, Python "
         f"{info['python']}. Forecasts from `forecasting_prices.py --save-forecasts` "
         f"({report['source']}). Full pipeline (bid, clear at the real price, re-dispatch, "
-        "settle; SoC carried day to day), `lp` variant (0.001 MW tick, no minimum bid). "
+        f"settle; SoC carried day to day), `lp` variant ({LP_TICK_MW:g} MW tick, no minimum "
+        "bid). "
         "Every row of a market covers the same days; capture = revenue / perfect-foresight "
         "revenue of the same pipeline on those days.",
         "",

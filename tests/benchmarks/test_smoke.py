@@ -74,15 +74,21 @@ def test_price_forecast_and_own_capture_benchmarks_smoke(shared_data: Path, tmp_
 def test_capture_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
     """Both epftoolbox file sets on the anchor's days: captures in range, no violations."""
     out = tmp_path / "capture"
-    args = ["--smoke", "--markets", "FR", "--variants", "lp", "--files", "current", "2020"]
+    args = ["--smoke", "--markets", "FR", "--variants", "lp", "stoch", "--files", "current", "2020"]
     result = run("bidding_capture_epftoolbox.py", *args, "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     runs = json.loads(out.with_suffix(".json").read_text())["runs"]
-    assert [r["forecast_files"] for r in runs] == ["current", "2020"]
+    assert [(r["forecast_files"], r["variant"]) for r in runs] == [
+        ("current", "lp"),
+        ("current", "stoch"),
+        ("2020", "lp"),
+        ("2020", "stoch"),
+    ]
     for r in runs:
         assert r["violations"] == 0 and 0.5 < r["capture_ratio"] <= 1.0
         assert r["start"] == "2015-01-11"  # the anchor's first day: the 8th test day
-    assert "| FR | current | lp |" in out.with_suffix(".md").read_text()
+    table = out.with_suffix(".md").read_text()
+    assert "| FR | current | lp |" in table and "| FR | current | stoch |" in table
 
 
 def test_cooptimisation_benchmark_smoke(shared_data: Path) -> None:
