@@ -73,13 +73,23 @@ def define_battery(ctx: ModelContext, group_id: str, spec: BatterySpec) -> None:
         if window is not None:
             lp.set_lower(mix["low"], window[0][None, :])
             lp.set_upper(mix["high"], window[1][None, :])
-        else:
-            _mix_energy_rows(ctx, group_id, spec, reserves, mix)
+        else:  # the worst mixes keep the reserves' sustain energy too
+            low = {"start": _starts(mix["low_start"], mix["low"]), "end": mix["low"]}
+            high = {"start": _starts(mix["high_start"], mix["high"]), "end": mix["high"]}
+            _sustain_energy_rows(
+                ctx, group_id, spec, reserves, low, high, "mix_", " in the worst mix"
+            )
     if spec.degradation_cost_per_mwh:
         ctx.add_scenario_profit(d, -spec.degradation_cost_per_mwh * dt)
     handles.net = [(1.0, d), (-1.0, c)]
     handles.variables = {"charge_mw": c, "discharge_mw": d, "soc_mwh": e, "soc_start_mwh": e0}
     handles.reserves = reserves
+
+
+def _starts(begin: IntArray, path: IntArray) -> IntArray:
+    """(1, T) ids of the SoC at the start of each interval: ``begin``, then ``path`` shifted."""
+    out: IntArray = np.concatenate([begin, path[:, :-1]], axis=1)
+    return out
 
 
 def _deliverable_mix(
@@ -98,7 +108,7 @@ def _deliverable_mix(
     change in that interval. ``drain`` bounds, per interval, what any scenario takes out of the
     battery (``start - e``, expected reserve activation included) and ``fill`` what any puts in.
     The SoC of the worst mixes (``low``: the largest drain in every interval so far; ``high``:
-    the largest fill) must stay in the SoC window (:func:`_mix_energy_rows` adds the sustain
+    the largest fill) must stay in the SoC window (:func:`_sustain_energy_rows` adds the sustain
     energy of the reserves held), and ``low`` must end the day at the end-of-day target. Power
     headroom needs nothing more: in every interval a mix stands where one scenario stands.
 
@@ -136,7 +146,7 @@ def _deliverable_mix(
             name,
             [
                 (1.0, path),
-                (-1.0, np.concatenate([begin, path[:, :-1]], axis=1)),
+                (-1.0, _starts(begin, path)),
                 (-sign * dt, rate),
             ],
             0.0,
@@ -157,44 +167,44 @@ def _deliverable_mix(
     return out
 
 
-def _mix_energy_rows(
+def _sustain_energy_rows(
     ctx: ModelContext,
     group_id: str,
     spec: BatterySpec,
     reserves: dict[str, IntArray],
-    mix: dict[str, IntArray],
+    low: dict[str, IntArray],
+    high: dict[str, IntArray],
+    prefix: str = "",
+    whose: str = "",
 ) -> None:
-    """The worst mixes keep the energy to sustain full activation of the reserves held, at the
-    start and the end of every interval (as :func:`_headroom_rows` does for each scenario)."""
+    """Energy to sustain full activation of the reserves held at both ends of every interval:
+    the SoC ``low[label]`` (start / end of the interval) keeps the up reserves' energy above
+    soc_min, ``high[label]`` the down reserves' room below soc_max."""
     eta = spec.one_way_efficiency
     e_min, e_max = spec.soc_min * spec.energy_mwh, spec.soc_max * spec.energy_mwh
-    up = [(pid, r) for pid, r in reserves.items() if _product(ctx, pid).up]
-    down = [(pid, r) for pid, r in reserves.items() if _product(ctx, pid).down]
-    need = [(-_product(ctx, pid).sustain_h / eta, r[None, :]) for pid, r in up]
-    room = [(_product(ctx, pid).sustain_h * eta, r[None, :]) for pid, r in down]
-    starts = {
-        key: np.concatenate([mix[f"{key}_start"], mix[key][:, :-1]], axis=1)
-        for key in ("low", "high")
-    }
-    for label, low, high in (
-        ("start", starts["low"], starts["high"]),
-        ("end", mix["low"], mix["high"]),
-    ):
+    products = {pid: _product(ctx, pid) for pid in reserves}
+    need = [
+        (-products[p].sustain_h / eta, r[None, :]) for p, r in reserves.items() if products[p].up
+    ]
+    room = [
+        (products[p].sustain_h * eta, r[None, :]) for p, r in reserves.items() if products[p].down
+    ]
+    for label in ("start", "end"):
         if need:
             ctx.lp.add_constraints(
-                f"mix_up_energy_{label}",
-                [(1.0, low), *need],
+                f"{prefix}up_energy_{label}",
+                [(1.0, low[label]), *need],
                 lower=e_min,
                 asset=group_id,
-                describe="energy to sustain up reserves in the worst mix",
+                describe=f"energy to sustain up reserves above soc_min{whose}",
             )
         if room:
             ctx.lp.add_constraints(
-                f"mix_down_energy_{label}",
-                [(1.0, high), *room],
+                f"{prefix}down_energy_{label}",
+                [(1.0, high[label]), *room],
                 upper=e_max,
                 asset=group_id,
-                describe="room to absorb down reserves in the worst mix",
+                describe=f"room to absorb down reserves below soc_max{whose}",
             )
 
 
@@ -211,8 +221,6 @@ def _headroom_rows(
 ) -> None:
     """Power headroom, and energy to sustain full activation at both ends of every interval."""
     lp = ctx.lp
-    eta = spec.one_way_efficiency
-    e_min, e_max = spec.soc_min * spec.energy_mwh, spec.soc_max * spec.energy_mwh
     up = {pid: r for pid, r in reserves.items() if _product(ctx, pid).up}
     down = {pid: r for pid, r in reserves.items() if _product(ctx, pid).down}
     if up:
@@ -231,25 +239,8 @@ def _headroom_rows(
             asset=group_id,
             describe="charge power headroom for down reserves",
         )
-    need = [(-_product(ctx, pid).sustain_h / eta, r[None, :]) for pid, r in up.items()]
-    room = [(_product(ctx, pid).sustain_h * eta, r[None, :]) for pid, r in down.items()]
-    for label, soc in (("start", start), ("end", e)):
-        if need:
-            lp.add_constraints(
-                f"up_energy_{label}",
-                [(1.0, soc), *need],
-                lower=e_min,
-                asset=group_id,
-                describe="energy to sustain up reserves above soc_min",
-            )
-        if room:
-            lp.add_constraints(
-                f"down_energy_{label}",
-                [(1.0, soc), *room],
-                upper=e_max,
-                asset=group_id,
-                describe="room to absorb down reserves below soc_max",
-            )
+    soc = {"start": start, "end": e}
+    _sustain_energy_rows(ctx, group_id, spec, reserves, soc, soc)
 
 
 def _bound_by_fixed_reserves(

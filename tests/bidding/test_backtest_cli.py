@@ -44,6 +44,23 @@ def write_prices(path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
+def write_case(folder: Path) -> tuple[Path, Path, Path]:
+    """The prices CSV and fleet YAML of the small case, and where its result goes."""
+    prices = folder / "prices.csv"
+    write_prices(prices)
+    fleet = folder / "fleet.yaml"
+    fleet.write_text(FLEET)
+    return prices, fleet, folder / "result.json"
+
+
+def cli_args(prices: Path, fleet: Path, start: str, end: str, forecast: str) -> list[str]:
+    """``vpp backtest`` options for the small de-lu case (without ``--out``)."""
+    return [
+        *("--market", "de-lu", "--prices", str(prices), "--price-column", "price_per_mwh"),
+        *("--fleet", str(fleet), "--start", start, "--end", end, "--forecast", forecast),
+    ]
+
+
 @pytest.fixture
 def app() -> typer.Typer:
     cli = typer.Typer()
@@ -55,33 +72,10 @@ def app() -> typer.Typer:
 def test_backtest_cli_writes_result_without_violations(
     tmp_path: Path, app: typer.Typer, forecast: str
 ) -> None:
-    prices = tmp_path / "prices.csv"
-    write_prices(prices)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(FLEET)
-    out = tmp_path / "result.json"
+    prices, fleet, out = write_case(tmp_path)
     option = f"file:{prices}:fcst" if forecast == "file" else forecast
-    result = CliRunner().invoke(
-        app,
-        [
-            "--market",
-            "de-lu",
-            "--prices",
-            str(prices),
-            "--price-column",
-            "price_per_mwh",
-            "--fleet",
-            str(fleet),
-            "--start",
-            "2024-06-01",
-            "--end",
-            "2024-06-03",
-            "--forecast",
-            option,
-            "--out",
-            str(out),
-        ],
-    )
+    args = cli_args(prices, fleet, "2024-06-01", "2024-06-03", option)
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     for key in (
@@ -240,15 +234,10 @@ def test_unknown_reserve_forecast_fails_before_any_work(tmp_path: Path, app: typ
 def test_backtest_cli_bids_error_quantile_curves_on_file_forecasts_only(
     tmp_path: Path, app: typer.Typer, forecast: str
 ) -> None:
-    prices = tmp_path / "prices.csv"
-    write_prices(prices)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(FLEET)
-    out = tmp_path / "result.json"
+    prices, fleet, out = write_case(tmp_path)
     option = f"file:{prices}:fcst" if forecast == "file" else forecast
-    args = ["--market", "de-lu", "--prices", str(prices), "--price-column", "price_per_mwh"]
-    args += ["--fleet", str(fleet), "--start", "2024-06-02", "--end", "2024-06-03"]
-    args += ["--forecast", option, "--error-days", "7", "--error-quantiles", "5"]
+    args = cli_args(prices, fleet, "2024-06-02", "2024-06-03", option)
+    args += ["--error-days", "7", "--error-quantiles", "5"]
     result = CliRunner().invoke(app, [*args, "--out", str(out)])
     if forecast == "naive":
         assert result.exit_code != 0
