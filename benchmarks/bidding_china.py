@@ -20,7 +20,8 @@ Data: ⚠ ``../shared/data/prices/cn_sais2024_clearing_price_15min.csv.gz`` (com
 internal use only: read here, never copied into the repository). Timestamps end each 15-min
 interval; the last of a day is written ``24:00:00``. Prices exist 2021-12-01 .. 2023-06-30.
 
-Run: ``.venv/bin/python benchmarks/bidding_china.py [--days N] [--smoke]`` (``--smoke``: 7 days).
+Run: ``.venv/bin/python benchmarks/bidding_china.py [--days N] [--smoke] [--jobs 2]``
+(``--smoke``: 7 days; ``--jobs 2`` runs the two cycling costs side by side).
 Writes ``benchmarks/results/bidding_china.{md,json}`` (``_smoke`` suffix for smoke runs).
 """
 
@@ -30,6 +31,7 @@ import argparse
 import json
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -357,9 +359,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=None, help="first N days only")
     parser.add_argument("--smoke", action="store_true", help="7 days")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="run the two cycling costs in parallel processes"
+    )
     args = parser.parse_args()
     days = 7 if args.smoke else args.days
-    results = [run(days, cost) for cost in (DEGRADATION_CNY_PER_MWH, 0.0)]
+    costs = (DEGRADATION_CNY_PER_MWH, 0.0)
+    with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(costs)))) as pool:
+        results = list(pool.map(run, [days] * len(costs), costs))
     info = {**machine(), "arch": platform.machine()}
     report = {"machine": info, "days_limit": days, "results": results, "notes": NOTES}
     RESULTS.mkdir(parents=True, exist_ok=True)
