@@ -2,7 +2,7 @@
 
 The public surface is small: :func:`forecast_day_ahead` (one quantile forecast of a market
 day, issued at a given instant, using only what was known then), :func:`sample_scenarios`
-(correlated paths for stochastic bidding), :func:`backtest_day_ahead` (rolling-origin
+(correlated paths for stochastic bidding) and :func:`quantile_paths` (comonotone ones), :func:`backtest_day_ahead` (rolling-origin
 evaluation) and :func:`forecast_fleet_day_ahead` (many meters from one global model). This
 package never imports the service's web, database or settings layers.
 """
@@ -11,7 +11,7 @@ from forecasting.backtest import BacktestResult, backtest_day_ahead
 from forecasting.dayahead import MODELS, forecast_day_ahead
 from forecasting.fleet import forecast_fleet_day_ahead
 from forecasting.pv import PvSystem
-from forecasting.scenarios import sample_scenarios
+from forecasting.scenarios import quantile_paths, sample_scenarios
 
 __all__ = [
     "MODELS",
@@ -20,5 +20,6 @@ __all__ = [
     "backtest_day_ahead",
     "forecast_day_ahead",
     "forecast_fleet_day_ahead",
+    "quantile_paths",
     "sample_scenarios",
 ]

@@ -1,12 +1,14 @@
-"""sample_scenarios: shape, marginals that match the quantiles, correlation across intervals."""
+"""sample_scenarios and quantile_paths: shape, marginals that match the quantiles, correlation."""
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting import sample_scenarios
+from forecasting import quantile_paths, sample_scenarios
 from forecasting.scenarios import ar1_correlation, default_rho
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.forecast import Forecast
@@ -58,3 +60,19 @@ def test_given_correlation_is_used() -> None:
 def test_bad_arguments_are_refused(n: int, rho: float | None) -> None:
     with pytest.raises(InvalidInputError):
         sample_scenarios(_forecast(), n, seed=0, rho=rho)
+
+
+def test_quantile_paths_hit_the_forecast_levels_and_are_comonotone() -> None:
+    fc = _forecast()
+    # levels (k + 0.5) / 5 = 0.1, 0.3, 0.5, 0.7, 0.9: three of them are the forecast's own
+    paths = quantile_paths(fc, 5)
+    assert paths.shape == (5, 96)
+    np.testing.assert_allclose(paths[0], fc.quantile(0.1).to_numpy())
+    np.testing.assert_allclose(paths[2], fc.median.to_numpy())
+    np.testing.assert_allclose(paths[4], fc.quantile(0.9).to_numpy())
+    assert np.all(np.diff(paths, axis=0) > 0)  # one ranking in every interval
+    # between levels: linear in normal-score space (P70 lies z(0.7) / z(0.9) of the way to P90)
+    share = NormalDist().inv_cdf(0.7) / NormalDist().inv_cdf(0.9)
+    np.testing.assert_allclose(paths[3] - paths[2], share * 3.0)
+    with pytest.raises(InvalidInputError):
+        quantile_paths(fc, 0)

@@ -50,7 +50,7 @@ def policy() -> PipelinePolicy:
 
 @pytest.fixture(scope="session")
 def prepared(park: ParkData, profile: MarketProfile, policy: PipelinePolicy) -> PreparedBids:
-    return prepare_bids(park, profile, DAY, scenarios=policy.scenarios, seed=7)
+    return prepare_bids(park, profile, DAY, scenarios=policy.scenarios)
 
 
 @pytest.fixture

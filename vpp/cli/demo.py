@@ -35,8 +35,11 @@ def demo(
     ] = None,
     park: Annotated[Path, typer.Option(help="Park definition YAML.")] = SAMPLE_PARK,
     scenarios: Annotated[
-        int, typer.Option(min=1, max=500, help="Price scenarios for stochastic bidding.")
-    ] = 24,
+        int,
+        typer.Option(
+            min=1, max=500, help="Price quantile levels the stochastic bid curves are built on."
+        ),
+    ] = 9,
 ) -> None:
     """Run one day-ahead cycle of the sample park and write bids, chart and statements."""
     console = Console()

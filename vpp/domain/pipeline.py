@@ -62,7 +62,7 @@ class PipelinePolicy(BaseModel):
     submission_enabled: bool = True
     settle_after_minutes: Annotated[int, Field(ge=0)] = 120
     webhook_url: HttpUrl | None = None
-    scenarios: Annotated[int, Field(ge=1, le=500)] = 24
+    scenarios: Annotated[int, Field(ge=1, le=500)] = 9  # price quantile levels
 
 
 @dataclass(frozen=True)

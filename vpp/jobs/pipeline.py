@@ -87,7 +87,6 @@ class DayAheadPipeline:
     alerter: Alerter
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     export_dir: Path | None = None
-    seed: int = 7
     _prepared: dict[date, PreparedBids] = field(default_factory=dict, repr=False)
 
     def run_id(self, day: date) -> str:
@@ -189,7 +188,7 @@ class DayAheadPipeline:
         """The day's forecasts and bids (rebuilt, identically, after a restart)."""
         if day not in self._prepared:
             self._prepared[day] = prepare_bids(
-                self.data, self.profile, day, scenarios=self.policy.scenarios, seed=self.seed
+                self.data, self.profile, day, scenarios=self.policy.scenarios
             )
         return self._prepared[day]
 

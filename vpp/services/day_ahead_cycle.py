@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bidding import BidProblem, BidResult, plan_dispatch, solve_day_ahead
-from forecasting import sample_scenarios
+from forecasting import quantile_paths
 from vpp.domain.assets import BatterySpec, PvSpec, WindSpec
 from vpp.domain.bids import Award, BidSet, DispatchPlan
 from vpp.domain.declared_baseline import asset_baseline
@@ -73,9 +73,13 @@ class CycleResult:
 
 
 def build_bid_problem(
-    data: ParkData, profile: MarketProfile, forecasts: ParkForecasts, *, scenarios: int, seed: int
+    data: ParkData, profile: MarketProfile, forecasts: ParkForecasts, *, scenarios: int
 ) -> BidProblem:
-    """Turn a park's forecasts and consented assets into the optimiser's input."""
+    """Turn a park's forecasts and consented assets into the optimiser's input.
+
+    The price scenarios are ``scenarios`` comonotone quantile paths of the price forecast: the
+    curves are deliverable in any hour-by-hour mix (``BidProblem.deliverable_curves``) and no
+    risk is weighed, so each interval's price distribution is all that counts."""
     energy = profile.enabled_products("energy")[0]
     assets = data.portfolio.offerable(energy.id, forecasts.issue_time)
     if not assets:
@@ -84,7 +88,7 @@ def build_bid_problem(
             hint="record the enterprises' consent before bidding",
         )
     intervals = profile.day_intervals(forecasts.day)
-    price_paths = sample_scenarios(forecasts.price, scenarios, seed)
+    price_paths = quantile_paths(forecasts.price, scenarios)
     # each asset holds only the reserve products its owner consented to
     reserve_ids = [p.id for p in profile.enabled_products() if p.kind != "energy"]
     consented = {
@@ -202,11 +206,10 @@ def prepare_bids(
     profile: MarketProfile,
     day: date,
     *,
-    scenarios: int = 24,
-    seed: int = 7,
+    scenarios: int = 9,
     step: Step | None = None,
 ) -> PreparedBids:
-    """Forecast the park for ``day`` and optimise its bids (deterministic for a given seed)."""
+    """Forecast the park for ``day`` and optimise its bids (deterministic)."""
     say = step or (lambda _: None)
     if profile.market_id != data.park.market_id:
         raise InvalidInputError(
@@ -215,7 +218,7 @@ def prepare_bids(
     say("forecasting")
     forecasts = forecast_park(data, profile, day)
     say("optimising bids")
-    problem = build_bid_problem(data, profile, forecasts, scenarios=scenarios, seed=seed)
+    problem = build_bid_problem(data, profile, forecasts, scenarios=scenarios)
     bids = solve_day_ahead(problem)
     bid_set = bids.bid_set.model_copy(update={"id": cycle_key(data, profile, day)})
     return PreparedBids(day, forecasts, problem, bids, bid_set)
@@ -287,8 +290,7 @@ def run_day_ahead_cycle(
     gateway: MarketGateway,
     channel: DispatchChannel,
     *,
-    scenarios: int = 24,
-    seed: int = 7,
+    scenarios: int = 9,
     step: Step | None = None,
 ) -> CycleResult:
     """Run forecast -> bid -> submit -> awards -> dispatch -> settle for delivery ``day``.
@@ -298,7 +300,7 @@ def run_day_ahead_cycle(
     """
     say = step or (lambda _: None)
     realised(data, data.definition.prices.day_ahead, profile.day_intervals(day))
-    prepared = prepare_bids(data, profile, day, scenarios=scenarios, seed=seed, step=step)
+    prepared = prepare_bids(data, profile, day, scenarios=scenarios, step=step)
     bid_set = prepared.bid_set.model_copy(update={"status": "approved"})
 
     say("submitting and clearing")
