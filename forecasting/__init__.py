@@ -2,9 +2,10 @@
 
 The public surface is small: :func:`forecast_day_ahead` (one quantile forecast of a market
 day, issued at a given instant, using only what was known then), :func:`sample_scenarios`
-(correlated paths for stochastic bidding) and :func:`quantile_paths` (comonotone ones), :func:`backtest_day_ahead` (rolling-origin
-evaluation) and :func:`forecast_fleet_day_ahead` (many meters from one global model). This
-package never imports the service's web, database or settings layers.
+(correlated paths for stochastic bidding), :func:`quantile_paths` (comonotone ones),
+:func:`backtest_day_ahead` (rolling-origin evaluation) and :func:`forecast_fleet_day_ahead`
+(many meters from one global model). This package never imports the service's web, database
+or settings layers.
 """
 
 from forecasting.backtest import BacktestResult, backtest_day_ahead

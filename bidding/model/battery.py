@@ -70,21 +70,15 @@ def define_battery(ctx: ModelContext, group_id: str, spec: BatterySpec) -> None:
     # Not with fixed reserves (the fine stage of a two-stage virtual fleet): there the worst-mix
     # rows took dual simplex 1.4 s -> 456 s on 64 virtual batteries x 3 scenarios.
     if prep.problem.deliverable_curves and s > 1 and fixed is None:
-        mix = _deliverable_mix(ctx, group_id, spec, start, e, max(final * spec.energy_mwh, e_min))
-        low = {"start": _starts(mix["low_start"], mix["low"]), "end": mix["low"]}
-        high = {"start": _starts(mix["high_start"], mix["high"]), "end": mix["high"]}
+        low, high = _deliverable_mix(
+            ctx, group_id, spec, start, e, max(final * spec.energy_mwh, e_min)
+        )
         _sustain_energy_rows(ctx, group_id, spec, reserves, low, high, "mix_", " in the worst mix")
     if spec.degradation_cost_per_mwh:
         ctx.add_scenario_profit(d, -spec.degradation_cost_per_mwh * dt)
     handles.net = [(1.0, d), (-1.0, c)]
     handles.variables = {"charge_mw": c, "discharge_mw": d, "soc_mwh": e, "soc_start_mwh": e0}
     handles.reserves = reserves
-
-
-def _starts(begin: IntArray, path: IntArray) -> IntArray:
-    """(1, T) ids of the SoC at the start of each interval: ``begin``, then ``path`` shifted."""
-    out: IntArray = np.concatenate([begin, path[:, :-1]], axis=1)
-    return out
 
 
 def _deliverable_mix(
@@ -94,7 +88,7 @@ def _deliverable_mix(
     start: IntArray,
     e: IntArray,
     final_mwh: float,
-) -> dict[str, IntArray]:
+) -> tuple[dict[str, IntArray], dict[str, IntArray]]:
     """Keep every mix of the scenarios' positions deliverable (``BidProblem.deliverable_curves``).
 
     Curves clear hour by hour, so the day's awards can take one scenario's position in one
@@ -107,7 +101,8 @@ def _deliverable_mix(
     energy of the reserves held), and ``low`` must end the day at the end-of-day target. Power
     headroom needs nothing more: in every interval a mix stands where one scenario stands.
 
-    Returns the ``low`` and ``high`` paths and their starts, (1, T) and (1, 1) ids.
+    Returns the ``low`` and ``high`` SoC ids at the ``start`` and ``end`` of every interval,
+    (1, T) each.
     """
     lp, prep = ctx.lp, ctx.prep
     _, t = ctx.shape
@@ -130,26 +125,23 @@ def _deliverable_mix(
         asset=group_id,
         describe="largest fill of any scenario",
     )
-    out: dict[str, IntArray] = {}
-    for key, name, rate, sign, low, high in (
-        ("low", "mix_low_mwh", drain, -1.0, e_min, np.inf),
-        ("high", "mix_high_mwh", fill, 1.0, -np.inf, e_max),
+    out: list[dict[str, IntArray]] = []
+    for name, rate, sign, low, high in (
+        ("mix_low_mwh", drain, -1.0, e_min, np.inf),
+        ("mix_high_mwh", fill, 1.0, -np.inf, e_max),
     ):
         path = lp.add_variables(name, (1, t), low, high, asset=group_id)
         begin = lp.add_variables(f"{name}_start", (1, 1), e_init, e_init, asset=group_id)
+        starts: IntArray = np.concatenate([begin, path[:, :-1]], axis=1)
         lp.add_constraints(
             name,
-            [
-                (1.0, path),
-                (-1.0, _starts(begin, path)),
-                (-sign * dt, rate),
-            ],
+            [(1.0, path), (-1.0, starts), (-sign * dt, rate)],
             0.0,
             0.0,
             asset=group_id,
             describe="SoC of the worst mix of scenario positions",
         )
-        out[key], out[f"{key}_start"] = path, begin
+        out.append({"start": starts, "end": path})
         if sign < 0:
             lp.add_constraints(
                 "mix_final",
@@ -159,7 +151,7 @@ def _deliverable_mix(
                 elastic=True,
                 describe="end-of-day SoC of the worst mix",
             )
-    return out
+    return out[0], out[1]
 
 
 def _sustain_energy_rows(
