@@ -4,7 +4,14 @@ Alembic's environment and the schema-comparison tests import ``metadata`` from h
 ``vpp.db.tables`` alone would miss the tables other modules (API keys, outages) register.
 """
 
-from vpp.db import auth_tables, job_tables, metering_tables, tables
+from vpp.db import auth_tables, job_tables, live_tables, metering_tables, tables
 from vpp.db.tables import metadata
 
-__all__ = ["auth_tables", "job_tables", "metadata", "metering_tables", "tables"]
+__all__ = [
+    "auth_tables",
+    "job_tables",
+    "live_tables",
+    "metadata",
+    "metering_tables",
+    "tables",
+]

@@ -50,6 +50,7 @@ class ParkRow(SQLModel, table=True):
     market_id: str = Field(max_length=ID)
     import_limit_mw: float
     export_limit_mw: float
+    forecast_issue: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class EnterpriseRow(SQLModel, table=True):
@@ -59,6 +60,7 @@ class EnterpriseRow(SQLModel, table=True):
     park_id: str = Field(foreign_key="parks.id", index=True, max_length=ID)
     name: str = Field(max_length=200)
     name_zh: str | None = Field(default=None, max_length=200)
+    declared_load: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class SiteRow(SQLModel, table=True):

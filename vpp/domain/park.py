@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+import numpy as np
+import pandas as pd
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from vpp.domain.assets import AssetId, AssetSpec
+from vpp.domain.market import MarketTime
+from vpp.domain.timegrid import zone
 
 Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
@@ -24,8 +28,29 @@ class Site(BaseModel):
     connection_kva: Annotated[float, Field(gt=0)] | None = None
 
 
+class DeclaredLoad(BaseModel):
+    """A tenant's declared flat consumption by day type [MW, magnitude].
+
+    Stands in for metered history while a new tenant has none; forecasts built on it are flagged
+    as a cold start.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weekday_mw: Annotated[float, Field(ge=0)]
+    weekend_mw: Annotated[float, Field(ge=0)]
+
+    def profile(self, index: pd.DatetimeIndex, tz: str) -> pd.Series:
+        """The declared load on each UTC interval start of ``index`` [MW]."""
+        weekend = index.tz_convert(zone(tz)).day_of_week >= 5
+        return pd.Series(np.where(weekend, self.weekend_mw, self.weekday_mw), index=index)
+
+
 class Enterprise(BaseModel):
-    """A tenant company that enrols assets and shares in the revenue."""
+    """A tenant company that enrols assets and shares in the revenue.
+
+    ``declared_load`` is its inflexible consumption while its consumption meter has no history.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -33,6 +58,7 @@ class Enterprise(BaseModel):
     name: str
     name_zh: str | None = None
     sites: list[Site] = Field(default_factory=list)
+    declared_load: DeclaredLoad | None = None
 
 
 class Park(BaseModel):
@@ -50,6 +76,11 @@ class Park(BaseModel):
         description="Limit on power fed into the grid [MW]."
     )
     enterprises: list[Enterprise] = Field(default_factory=list)
+    forecast_issue: MarketTime | None = Field(
+        default=None,
+        description="When the park's day-ahead forecasts are issued, in market time "
+        "(default: the pipeline policy's forecast time, kept before the earliest gate).",
+    )
 
 
 ContractScheme = Literal[

@@ -7,13 +7,15 @@ contract tests runs against every implementation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from vpp.domain.bids import Award, BidSet, Setpoint
+from vpp.domain.forecast import Forecast
+from vpp.domain.park_data import ParkData
 
 
 @runtime_checkable
@@ -63,4 +65,92 @@ class DispatchChannel(Protocol):
 
     def send(self, setpoints: Sequence[Setpoint]) -> Sequence[str]:
         """Send ``setpoints``; return the ids of assets that confirmed them."""
+        ...
+
+
+# -- storage: the service database is the single source of truth ------------------------------
+
+#: Canonical name of a market's day-ahead energy price series [currency/MWh].
+DAY_AHEAD_PRICE = "day_ahead_price_per_mwh"
+
+
+def reserve_price_series(product_id: str) -> str:
+    """Canonical name of a reserve product's capacity price series [currency/MW/h]."""
+    return f"{product_id}_price_per_mw_h"
+
+
+@runtime_checkable
+class ParkSource(Protocol):
+    """Parks as the enterprises enrolled them, with the series the day-ahead stages read."""
+
+    def park_ids(self) -> list[str]:
+        """Ids of every park."""
+        ...
+
+    def load(self, park_id: str, as_of: pd.Timestamp) -> ParkData:
+        """The park, its portfolio and its series as known at ``as_of`` (weather forecasts
+        issued later are left out)."""
+        ...
+
+
+@runtime_checkable
+class MarketData(Protocol):
+    """Stored market series (prices per product), one column per canonical series name."""
+
+    def upsert(self, market_id: str, frame: pd.DataFrame) -> int:
+        """Write ``frame`` (UTC index, canonical columns); return the values written."""
+        ...
+
+    def read(self, market_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Series of ``market_id`` on ``[start, end)``, one column per stored series."""
+        ...
+
+
+@runtime_checkable
+class Meter(Protocol):
+    """What the meters measured per enrolled asset [MW], and the replay's simulated readings."""
+
+    def measured(
+        self, asset_ids: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame:
+        """Readings of ``asset_ids`` on ``[start, end)`` (one column per asset, NaN = none)."""
+        ...
+
+    def record_simulated(self, frame: pd.DataFrame) -> int:
+        """Store simulated readings flagged as such, only where no reading exists yet."""
+        ...
+
+
+@runtime_checkable
+class ForecastStore(Protocol):
+    """Issued forecasts of a pipeline run, kept with their issue time, model and quantiles."""
+
+    def save(self, run_id: str, forecasts: Mapping[str, Forecast]) -> None:
+        """Store (or replace) the run's forecasts under their keys."""
+        ...
+
+    def load(self, run_id: str) -> dict[str, Forecast]:
+        """The run's forecasts by key (empty when none were issued)."""
+        ...
+
+
+@runtime_checkable
+class PreparedStore(Protocol):
+    """The optimiser's prepared problem and solution of a run, so later stages never re-solve."""
+
+    def save(self, run_id: str, prepared: object) -> None:
+        """Store the run's prepared bids."""
+        ...
+
+    def load(self, run_id: str) -> object | None:
+        """The run's prepared bids, or ``None``."""
+        ...
+
+
+@runtime_checkable
+class MarketDataFeed(Protocol):
+    """A source of published market data (an exchange's or a TSO's transparency API)."""
+
+    def day_ahead_prices(self, area: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+        """Day-ahead prices of bidding zone ``area`` on ``[start, end)`` [currency/MWh]."""
         ...

@@ -9,96 +9,27 @@ named column exists, so a broken file fails before any work starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
-from typing import Annotated
 
-import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vpp.domain.errors import InvalidInputError
-from vpp.domain.market import MarketTime
-from vpp.domain.park import ConsentRecord, Contract, EnrolledAsset, Park
+from vpp.domain.park_data import DeclaredLoad, LoadSource, ParkData, ParkFile, PriceColumns
 from vpp.domain.portfolio import Portfolio
 from vpp.domain.series import read_series_csv
-from vpp.domain.timegrid import zone
 from vpp.domain.validation import read_yaml_mapping, validate_model
 
+__all__ = [
+    "SAMPLE_PARK",
+    "DeclaredLoad",
+    "LoadSource",
+    "ParkData",
+    "ParkFile",
+    "PriceColumns",
+    "load_park",
+]
+
 SAMPLE_PARK = Path(__file__).resolve().parents[1] / "samples" / "sample_park" / "park.yaml"
-
-
-class DeclaredLoad(BaseModel):
-    """A tenant's declared flat consumption by day type [MW]."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weekday_mw: Annotated[float, Field(ge=0)]
-    weekend_mw: Annotated[float, Field(ge=0)]
-
-    def profile(self, index: pd.DatetimeIndex, tz: str) -> pd.Series:
-        """The declared load on each UTC interval start of ``index`` [MW]."""
-        weekend = index.tz_convert(zone(tz)).day_of_week >= 5
-        return pd.Series(np.where(weekend, self.weekend_mw, self.weekday_mw), index=index)
-
-
-class LoadSource(BaseModel):
-    """Where a tenant's inflexible consumption comes from: a metered column or a declaration."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enterprise_id: str
-    column: str | None = None
-    declared: DeclaredLoad | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> LoadSource:
-        if (self.column is None) == (self.declared is None):
-            raise ValueError("give exactly one of column (metered history) or declared")
-        return self
-
-
-class PriceColumns(BaseModel):
-    """Columns of realised market prices."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    day_ahead: str
-    reserves: dict[str, str] = Field(default_factory=dict)
-
-
-class ParkFile(BaseModel):
-    """Schema of a park definition file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    park: Park
-    series: str
-    prices: PriceColumns
-    weather: dict[str, str] = Field(default_factory=dict)
-    loads: list[LoadSource] = Field(default_factory=list)
-    generation: dict[str, str] = Field(default_factory=dict)
-    demo_day: date | None = None
-    forecast_issue: MarketTime
-    assets: list[EnrolledAsset] = Field(default_factory=list)
-    contracts: list[Contract] = Field(default_factory=list)
-    consents: list[ConsentRecord] = Field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ParkData:
-    """A loaded park: its portfolio, its time series and what each column means."""
-
-    definition: ParkFile
-    portfolio: Portfolio
-    series: pd.DataFrame
-    source: Path
-
-    @property
-    def park(self) -> Park:
-        """The park."""
-        return self.portfolio.park
 
 
 def load_park(path: str | Path = SAMPLE_PARK) -> ParkData:
@@ -126,7 +57,7 @@ def load_park(path: str | Path = SAMPLE_PARK) -> ParkData:
     series_path = (file.parent / definition.series).resolve()
     series = read_series_csv(series_path, name=f"{file.name}: series {definition.series}")
     _check_columns(definition, portfolio, series, file)
-    return ParkData(definition, portfolio, series, file)
+    return ParkData(definition, portfolio, series, str(file))
 
 
 def _check_columns(

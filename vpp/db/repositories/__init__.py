@@ -11,6 +11,8 @@ from vpp.db.repositories.assets import AssetRepository
 from vpp.db.repositories.audit import AuditEntry, AuditRepository
 from vpp.db.repositories.bids import ALLOWED_TRANSITIONS, AwardRepository, BidRepository
 from vpp.db.repositories.dispatch import DispatchRepository
+from vpp.db.repositories.forecasts import ForecastRepository, PreparedRepository
+from vpp.db.repositories.market_data import MarketSeriesRepository, WeatherRepository
 from vpp.db.repositories.metering import (
     AgcSetpointRepository,
     ConsumptionRepository,
@@ -33,8 +35,12 @@ __all__ = [
     "ContractRepository",
     "DispatchRepository",
     "DrEventRepository",
+    "ForecastRepository",
+    "MarketSeriesRepository",
     "ParkRepository",
+    "PreparedRepository",
     "StatementRepository",
     "TelemetryPoint",
     "TelemetryRepository",
+    "WeatherRepository",
 ]

@@ -32,6 +32,9 @@ class ParkRepository:
         row.market_id = park.market_id
         row.import_limit_mw = park.import_limit_mw
         row.export_limit_mw = park.export_limit_mw
+        row.forecast_issue = (
+            None if park.forecast_issue is None else park.forecast_issue.model_dump(mode="json")
+        )
         self.session.add(row)
         self.session.flush()  # parents before children: no ORM relationship orders the inserts
 
@@ -67,6 +70,11 @@ class ParkRepository:
             row = EnterpriseRow(id=enterprise.id, park_id=park_id, name="")
         row.name = enterprise.name
         row.name_zh = enterprise.name_zh
+        row.declared_load = (
+            None
+            if enterprise.declared_load is None
+            else enterprise.declared_load.model_dump(mode="json")
+        )
         self.session.add(row)
         self.session.flush()
 
@@ -106,6 +114,7 @@ class ParkRepository:
             market_id=row.market_id,
             import_limit_mw=row.import_limit_mw,
             export_limit_mw=row.export_limit_mw,
+            forecast_issue=row.forecast_issue,
             enterprises=[
                 _enterprise(e, [s for s in sites if s.enterprise_id == e.id]) for e in enterprises
             ],
@@ -143,6 +152,7 @@ def _enterprise(row: EnterpriseRow, sites: list[SiteRow]) -> Enterprise:
         id=row.id,
         name=row.name,
         name_zh=row.name_zh,
+        declared_load=row.declared_load,
         sites=[
             Site(
                 id=s.id,
