@@ -1,9 +1,13 @@
-"""``vpp demo``: one full day-ahead cycle of the bundled sample park, on the embedded database.
+"""``vpp demo``: one full day-ahead cycle of the bundled sample park, through the live pipeline.
 
-Forecasts, optimised bids, clearing against the historical prices on a simulated exchange,
-dispatch through the dispatch port (recorded, or to real devices when ``VPP_DEVICES`` names a
-bindings file), settlement of the day; artefacts land in ``--out`` and the
-run is stored in the service database (SQLite by default, PostgreSQL via VPP_DATABASE_URL).
+The sample park file is imported into the service database (``vpp park import``, idempotent),
+then the *same* pipeline the scheduler runs advances the delivery day stage by stage on a
+replayed clock: forecasts at the policy's time, bids, the operator's approval (the first bid set
+of a market always waits for one), submission to the simulated exchange at the stored prices,
+awards, dispatch through the dispatch port (recorded, or to real devices when ``VPP_DEVICES``
+names a bindings file) and settlement on the meters, simulated where a replay has no readings.
+Artefacts land in ``--out``; the run stays in the service database (SQLite by default,
+PostgreSQL via VPP_DATABASE_URL).
 """
 
 from __future__ import annotations
@@ -12,19 +16,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from adapters.exports.day_files import write_day_artefacts
-from adapters.market.simulated import SimulatedExchange
 from vpp.cli.summary import print_summary
-from vpp.db.cycles import record_cycle
+from vpp.db.engine import make_engine, session_scope
+from vpp.db.enrolment_store import DatabaseEnrolment
+from vpp.db.migrate import upgrade
+from vpp.domain.errors import VppError
 from vpp.domain.market import load_market_profile
-from vpp.jobs.runtime import device_channel
-from vpp.services.day_ahead_cycle import run_day_ahead_cycle
+from vpp.jobs.runtime import build_pipeline, device_channel
 from vpp.services.park_file import SAMPLE_PARK, load_park
+from vpp.services.park_import import import_park
 from vpp.settings import get_settings
+
+OPERATOR = "demo operator"
 
 
 def demo(
@@ -41,7 +50,7 @@ def demo(
         ),
     ] = 9,
 ) -> None:
-    """Run one day-ahead cycle of the sample park and write bids, chart and statements."""
+    """Import the sample park and run one day-ahead cycle of it through the live pipeline."""
     console = Console()
     settings = get_settings()
     data = load_park(park)
@@ -49,28 +58,45 @@ def demo(
     delivery = day.date() if day else data.definition.demo_day
     if delivery is None:
         raise typer.BadParameter("give --day; the park file names no demo_day")
-    exchange = SimulatedExchange.from_park(data)
-    steps = ["forecasting", "optimising bids", "submitting and clearing", "dispatching", "settling"]
-    with (
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
-        device_channel(settings) as channel,
-    ):
-        task = progress.add_task(f"{data.park.name}: {delivery}", total=len(steps) + 2)
-
-        def step(name: str) -> None:
-            progress.update(task, advance=1, description=f"{delivery}: {name}")
-
-        result = run_day_ahead_cycle(
-            data, profile, delivery, exchange, channel, scenarios=scenarios, step=step
-        )
-        step("storing in the database")
-        stored = record_cycle(settings.database_url, data, result)
-        step("writing artefacts")
-        files = write_day_artefacts(out, data, result)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    stages = ["importing the park", "forecast", "bid", "approve", "submit", "awards", "dispatch"]
+    stages.append("settle")
+    try:
+        with (
+            Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as progress,
+            device_channel(settings) as channel,
+        ):
+            task = progress.add_task(f"{data.park.name}: {delivery}", total=len(stages) + 1)
+            progress.update(task, description=f"{delivery}: importing the park")
+            with session_scope(engine) as session:
+                import_park(data, DatabaseEnrolment(session), tz=profile.timezone, actor=OPERATOR)
+            pipeline = build_pipeline(settings, engine, data.park.id, channel=channel)
+            pipeline.policy = pipeline.policy.model_copy(update={"scenarios": scenarios})
+            times = pipeline.times(delivery)
+            for at in (times.forecast_at, times.results_at, times.settle_at):
+                for outcome in pipeline.advance(delivery, at):
+                    progress.update(task, advance=1, description=f"{delivery}: {outcome.stage}")
+                    if outcome.status == "failed":
+                        raise DemoStageFailed(f"{outcome.stage}: {outcome.message}")
+                    if outcome.stage == "approve" and outcome.status == "waiting":
+                        pipeline.approve(delivery, OPERATOR, at)
+                if at == times.forecast_at:
+                    pipeline.advance(delivery, at)  # submit after the approval
+            progress.update(task, description=f"{delivery}: writing artefacts")
+            result = pipeline.settled.get(delivery) or pipeline.cycle(delivery, times.settle_at)
+            files = write_day_artefacts(out, pipeline.data(pd.Timestamp(times.settle_at)), result)
+    finally:
+        engine.dispose()
+    stored = engine.url.render_as_string(hide_password=True)
     print_summary(console, data, result, files, stored)
+
+
+class DemoStageFailed(VppError):
+    """A stage of the demo's pipeline failed; the message says which and why."""

@@ -57,7 +57,7 @@ def advance(
             pipelines = [
                 p
                 for p in build_pipelines(settings, engine, channel=channel)
-                if park in (None, p.data.park.id)
+                if park in (None, p.park_id)
             ]
             if not pipelines:
                 raise NotFoundError(f"no configured park {park!r}", hint="check VPP_PARKS")
@@ -122,7 +122,7 @@ def approve(
     engine = make_engine(settings.database_url)
     try:
         for pipeline in build_pipelines(settings, engine):
-            if park in (None, pipeline.data.park.id):
+            if park in (None, pipeline.park_id):
                 pipeline.approve(day.date(), by, _instant(at).to_pydatetime())
                 typer.echo(f"{pipeline.run_id(day.date())}: approved by {by}")
     finally:

@@ -19,7 +19,8 @@ from vpp.api.ratelimit import connect_redis
 from vpp.cli.options import parse_instant
 from vpp.db.engine import make_engine
 from vpp.db.migrate import upgrade
-from vpp.jobs.runtime import build_pipelines, device_channel
+from vpp.db.park_source import DatabaseParkSource
+from vpp.jobs.runtime import build_pipeline, device_channel, import_configured_parks
 from vpp.jobs.scheduler import ReplayClock, start_scheduler
 from vpp.settings import get_settings
 
@@ -69,12 +70,18 @@ def serve(
                 if replay_from
                 else None
             )
+            for report in import_configured_parks(settings, engine):
+                typer.echo(f"imported park {report.park_id} (stored data kept)")
+            source = DatabaseParkSource(engine, settings.config_dir)
             running = start_scheduler(
                 engine,
-                build_pipelines(settings, engine, channel=channel),
                 clock=clock,
                 tick_seconds=settings.tick_seconds,
                 live=clock is None,
+                parks=source.park_ids,
+                build=lambda park_id: build_pipeline(
+                    settings, engine, park_id, channel=channel, source=source
+                ),
             )
             stack.callback(running.shutdown, wait=False)
             mode = f"replay from {replay_from} at {speed:g}x" if clock else "live"

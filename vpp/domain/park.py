@@ -164,3 +164,8 @@ class EnrolledAsset(BaseModel):
     site_id: Slug | None = None
     nominated_mw: Annotated[float, Field(ge=0)] | None = None
     verification: Literal["unverified", "scheduled", "passed", "failed"] = "unverified"
+
+
+def consumption_meter_id(enterprise_id: str) -> str:
+    """The id under which a tenant's consumption meter is stored."""
+    return f"{enterprise_id}:consumption"

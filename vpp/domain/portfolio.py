@@ -1,8 +1,8 @@
 """The portfolio: a park's enrolled assets with the contracts and consents that let us trade them.
 
 The portfolio is what the aggregator offers to a market. An asset enters a product's offer only
-when a consent record covers that asset and product at the time of the offer; everything else
-stays out, and ``excluded`` says why.
+when its capacity passed verification and a consent record covers that asset and product at the
+time of the offer; everything else stays out, and ``excluded`` says why.
 """
 
 from __future__ import annotations
@@ -59,18 +59,23 @@ class Portfolio(BaseModel):
         return next((c for c in self.contracts if c.enterprise_id == enterprise_id), None)
 
     def offerable(self, product_id: str, at: datetime) -> list[AssetSpec]:
-        """Specs of the assets a consent lets us offer in ``product_id`` at ``at``."""
+        """Specs of the verified assets a consent lets us offer in ``product_id`` at ``at``."""
         return [
             a.spec
             for a in self.assets
-            if any(c.covers(a.spec.id, product_id, at) for c in self.consents)
+            if a.verification == "passed"
+            and any(c.covers(a.spec.id, product_id, at) for c in self.consents)
         ]
 
     def excluded(self, product_id: str, at: datetime) -> dict[str, str]:
         """Asset id -> reason, for every asset that may not be offered in ``product_id``."""
         allowed = {a.id for a in self.offerable(product_id, at)}
         return {
-            a.spec.id: f"no consent of {a.enterprise_id} covers {product_id} at {at.isoformat()}"
+            a.spec.id: (
+                f"verification {a.verification}, not passed"
+                if a.verification != "passed"
+                else f"no consent of {a.enterprise_id} covers {product_id} at {at.isoformat()}"
+            )
             for a in self.assets
             if a.spec.id not in allowed
         }

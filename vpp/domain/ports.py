@@ -15,6 +15,7 @@ import pandas as pd
 
 from vpp.domain.bids import Award, BidSet, Setpoint
 from vpp.domain.forecast import Forecast
+from vpp.domain.park import ConsentRecord, Contract, EnrolledAsset, Park
 from vpp.domain.park_data import ParkData
 
 
@@ -153,4 +154,62 @@ class MarketDataFeed(Protocol):
 
     def day_ahead_prices(self, area: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
         """Day-ahead prices of bidding zone ``area`` on ``[start, end)`` [currency/MWh]."""
+        ...
+
+
+@runtime_checkable
+class EnrolmentStore(Protocol):
+    """Where parks, enrolments, agreements and their measured series are written (one
+    transaction per use case); the API and ``vpp park import`` write through the same rules."""
+
+    def find_park(self, park_id: str) -> Park | None:
+        """The stored park, or ``None``."""
+        ...
+
+    def save_park(self, park: Park) -> None:
+        """Insert or update the park with its enterprises and sites."""
+        ...
+
+    def has_asset(self, asset_id: str) -> bool:
+        """Whether any enterprise holds ``asset_id``."""
+        ...
+
+    def add_asset(self, asset: EnrolledAsset) -> None:
+        """Enrol ``asset``."""
+        ...
+
+    def has_contract(self, enterprise_id: str, contract_id: str) -> bool:
+        """Whether the contract is stored."""
+        ...
+
+    def add_contract(self, contract: Contract) -> None:
+        """Store a signed contract."""
+        ...
+
+    def consents(self, enterprise_id: str) -> list[ConsentRecord]:
+        """The enterprise's consent records."""
+        ...
+
+    def add_consent(self, consent: ConsentRecord) -> None:
+        """Record a consent."""
+        ...
+
+    def write_market_series(self, market_id: str, frame: pd.DataFrame) -> int:
+        """Upsert market series (canonical columns); return the values written."""
+        ...
+
+    def write_weather(self, park_id: str, site_id: str, frame: pd.DataFrame) -> int:
+        """Store weather forecasts (``issued_at`` column beside the variables)."""
+        ...
+
+    def add_consumption(self, park_id: str, enterprise_id: str, power_mw: pd.Series) -> int:
+        """Store measured tenant consumption where no reading exists yet [MW, magnitude]."""
+        ...
+
+    def add_telemetry(self, asset_id: str, power_mw: pd.Series) -> int:
+        """Store measured asset readings where no reading exists yet [MW]."""
+        ...
+
+    def audit(self, actor: str, action: str, entity: str, entity_id: str, after: object) -> None:
+        """Append to the audit log."""
         ...

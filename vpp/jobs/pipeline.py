@@ -11,6 +11,13 @@ middle of a stage) picks up where the database says it stands:
   took before the crash is answered with the same receipt instead of being placed twice;
 * setpoints wait in the outbox until their devices confirm them.
 
+Every stage reads the park from the database (:class:`~vpp.domain.ports.ParkSource`) as it is
+at that instant: what enterprises enrolled, operators verified and meters measured. The forecast
+stage stores the forecasts it issued, the bid stage the problem it prepared and solved; later
+stages, also after a restart, read them back instead of forecasting or solving again. The settle
+stage measures delivery from the meters; only a replay (simulated exchange) simulates readings
+that are missing, flags them ``simulated`` and never writes over a measured one.
+
 Every attempt is a row in ``job_runs`` (status and timings, for the API); deadline risk, missed
 gates and silent devices raise alerts.
 """
@@ -18,6 +25,7 @@ gates and silent devices raise alerts.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -30,13 +38,25 @@ from sqlmodel import Session, col, select
 
 from adapters.exports.bid_files import write_bid_csv, write_bid_xml
 from bidding import plan_dispatch
-from vpp.db.cycles import store_cycle, store_portfolio
 from vpp.db.engine import session_scope
 from vpp.db.job_tables import AlertRow, JobRunRow, PipelineRunRow, PipelineStageRow
-from vpp.db.repositories import AwardRepository, BidRepository, DispatchRepository
-from vpp.domain.bids import BidSet
+from vpp.db.repositories import (
+    AuditRepository,
+    AwardRepository,
+    BidRepository,
+    DispatchRepository,
+    ForecastRepository,
+    ParkRepository,
+    PreparedRepository,
+    StatementRepository,
+    TelemetryRepository,
+)
+from vpp.db.tables import EnterpriseRow
+from vpp.domain.bids import BidSet, DispatchPlan
 from vpp.domain.errors import ConflictError, GateClosedError, NotFoundError, VppError
 from vpp.domain.market import MarketProfile
+from vpp.domain.park import Enterprise
+from vpp.domain.park_data import ParkData
 from vpp.domain.pipeline import (
     PipelinePolicy,
     PipelineTimes,
@@ -45,20 +65,27 @@ from vpp.domain.pipeline import (
     due_stages,
     pipeline_times,
 )
-from vpp.domain.ports import DispatchChannel, MarketGateway
+from vpp.domain.ports import DispatchChannel, MarketGateway, ParkSource
+from vpp.domain.settlement import to_money
 from vpp.jobs.alerts import Alerter
 from vpp.jobs.outbox import RetryPolicy, confirmed_assets, drain, enqueue
 from vpp.services.day_ahead_cycle import (
+    CycleResult,
     PreparedBids,
     assemble_cycle,
-    cycle_key,
-    prepare_bids,
+    issue_forecasts,
+    optimise_bids,
+    run_key,
     settle_delivery,
 )
-from vpp.services.park_file import ParkData
+from vpp.services.forecast_park import ParkForecasts
+from vpp.services.settle_day import AGGREGATOR
 
 log = logging.getLogger(__name__)
 JOB = "day-ahead"
+ADVANCE_LOCK = threading.Lock()
+"""Held while any pipeline of this process advances: the scheduler's ticks and the API's
+``advance`` never run stages at the same time (several instances: see the leadership issue)."""
 
 
 class StageWaiting(Exception):
@@ -76,10 +103,12 @@ class StageOutcome:
 
 @dataclass
 class DayAheadPipeline:
-    """Runs the day-ahead stages of ``data``'s park in ``profile``'s market."""
+    """Runs the day-ahead stages of park ``park_id`` (read from ``source``) in ``profile``'s
+    market. ``simulated_meter`` (replays only) lets the settle stage simulate missing readings."""
 
     engine: Engine
-    data: ParkData
+    park_id: str
+    source: ParkSource
     profile: MarketProfile
     policy: PipelinePolicy
     gateway: MarketGateway
@@ -87,11 +116,16 @@ class DayAheadPipeline:
     alerter: Alerter
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     export_dir: Path | None = None
-    _prepared: dict[date, PreparedBids] = field(default_factory=dict, repr=False)
+    simulated_meter: bool = False
+    settled: dict[date, CycleResult] = field(default_factory=dict, repr=False)
 
     def run_id(self, day: date) -> str:
         """The id of ``day``'s run, also its bid set id and idempotency key."""
-        return cycle_key(self.data, self.profile, day)
+        return run_key(self.park_id, self.profile.market_id, day)
+
+    def data(self, now: pd.Timestamp) -> ParkData:
+        """The park as the database holds it at ``now``."""
+        return self.source.load(self.park_id, now)
 
     def times(self, day: date) -> PipelineTimes:
         """When each stage of ``day`` is due."""
@@ -185,37 +219,70 @@ class DayAheadPipeline:
         finish_stage(session, self.run_id(day), stage, now, detail)
 
     def prepared(self, day: date) -> PreparedBids:
-        """The day's forecasts and bids (rebuilt, identically, after a restart)."""
-        if day not in self._prepared:
-            self._prepared[day] = prepare_bids(
-                self.data, self.profile, day, scenarios=self.policy.scenarios
+        """The day's forecasts, optimiser problem and bids, as the bid stage stored them."""
+        with session_scope(self.engine) as session:
+            prepared = PreparedRepository(session).load(self.run_id(day))
+        if not isinstance(prepared, PreparedBids):
+            raise NotFoundError(
+                f"no prepared bids are stored for {self.run_id(day)}",
+                hint="the bid stage has not run (or its record predates this version)",
             )
-        return self._prepared[day]
+        return prepared
+
+    def forecasts(self, day: date) -> ParkForecasts:
+        """The forecasts the forecast stage issued for ``day``."""
+        with session_scope(self.engine) as session:
+            stored = ForecastRepository(session).load(self.run_id(day))
+        return ParkForecasts.from_stored(day, stored)
 
     def _stage_forecast(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
-        prepared = self.prepared(day)
-        flags = {k: f.flags for k, f in prepared.forecasts.all().items() if f.flags}
+        forecasts = issue_forecasts(self.data(now), self.profile, day)
+        flags = {k: list(f.flags) for k, f in forecasts.all().items() if f.flags}
         with session_scope(self.engine) as session:
+            ForecastRepository(session).save(self.run_id(day), forecasts.all())
             self._finish(
                 session,
                 day,
                 "forecast",
                 now,
-                issue_time=prepared.forecasts.issue_time.isoformat(),
-                flags={k: list(v) for k, v in flags.items()},
+                issue_time=forecasts.issue_time.isoformat(),
+                flags=flags,
+                count=len(forecasts.all()),
             )
-        return {"message": f"forecasts issued at {prepared.forecasts.issue_time.isoformat()}"}
+        return {
+            "message": f"{len(forecasts.all())} forecasts issued at "
+            f"{forecasts.issue_time.isoformat()}"
+        }
 
     def _stage_bid(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
-        bid_set = self.prepared(day).bid_set
+        data = self.data(now)
+        prepared = optimise_bids(
+            data, self.profile, self.forecasts(day), scenarios=self.policy.scenarios
+        )
+        bid_set = prepared.bid_set
         offered = offered_mwh(bid_set, self.profile)
+        assets = [a.id for a in prepared.problem.assets]
         with session_scope(self.engine) as session:
-            store_portfolio(session, self.data)
+            PreparedRepository(session).save(self.run_id(day), prepared)
             bids = BidRepository(session)
             bids.save(bid_set.model_copy(update={"status": "draft"}), at=now.to_pydatetime())
             bids.set_status(bid_set.id, "review", at=now.to_pydatetime())
-            self._finish(session, day, "bid", now, bid_set_id=bid_set.id, offered_mwh=offered)
-        return {"message": f"bid set {bid_set.id} offers {offered:.1f} MWh; in review"}
+            self._finish(
+                session,
+                day,
+                "bid",
+                now,
+                bid_set_id=bid_set.id,
+                offered_mwh=offered,
+                assets=assets,
+                excluded=data.portfolio.excluded(
+                    self.profile.enabled_products("energy")[0].id, prepared.forecasts.issue_time
+                ),
+            )
+        return {
+            "message": f"bid set {bid_set.id} offers {offered:.1f} MWh from {len(assets)} "
+            "assets; in review"
+        }
 
     def _stage_approve(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
         offered = float(self.done(day)["bid"]["offered_mwh"])
@@ -277,17 +344,40 @@ class DayAheadPipeline:
             self._finish(session, day, "dispatch", now, assets=queued)
         return {"message": f"dispatch plan for {queued} assets queued in the outbox"}
 
-    def _stage_settle(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+    def cycle(self, day: date, now: pd.Timestamp) -> CycleResult:
+        """The day's cycle from what is stored (prepared bids, awards, plan, meter readings),
+        measured and settled at ``now``; writes nothing."""
         run_id = self.run_id(day)
         prepared = self.prepared(day)
+        data = self.data(now)
+        intervals = self.profile.day_intervals(day)
+        step = pd.Timedelta(minutes=self.profile.interval_minutes)
+        start, end = intervals[0], intervals[-1] + step
         with session_scope(self.engine) as session:
             awards = AwardRepository(session).list_for_bid_set(run_id)
-            plan = DispatchRepository(session).get(self.profile.market_id, day)
+            plan = self._plan(session, day, prepared)
             receipt = session.get(PipelineRunRow, run_id).receipt  # type: ignore[union-attr]
+            telemetry = TelemetryRepository(session)
+            measured = pd.DataFrame(
+                {
+                    a.spec.id: _measured(telemetry, a.spec.id, start, end, self.simulated_meter)
+                    for a in data.portfolio.assets
+                },
+                index=intervals,
+            )
         confirmed = confirmed_assets(self.engine, run_id)
-        delivered = settle_delivery(self.data, self.profile, day, awards, plan, confirmed)
+        delivered = settle_delivery(
+            data,
+            self.profile,
+            day,
+            awards,
+            plan,
+            confirmed,
+            measured,
+            simulate_missing=self.simulated_meter,
+        )
         bid_set = prepared.bid_set.model_copy(update={"status": "awarded"})
-        result = assemble_cycle(
+        return assemble_cycle(
             replace(prepared, bid_set=bid_set),
             self.profile,
             receipt or "",
@@ -296,16 +386,44 @@ class DayAheadPipeline:
             confirmed,
             delivered,
         )
-        store_cycle(self.engine, self.data, result)
-        total = str(delivered.market.total)
+
+    def _stage_settle(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
+        result = self.cycle(day, now)
+        simulated = result.simulated_assets
+        total = str(result.market.total)
         with session_scope(self.engine) as session:
-            self._finish(session, day, "settle", now, market_total=total, notes=result.notes)
-        return {"message": f"settled: market total {total} {self.profile.currency}"}
+            telemetry = TelemetryRepository(session)
+            for asset_id in simulated:
+                telemetry.insert_missing(
+                    asset_id, result.delivered_mw[asset_id], quality="simulated"
+                )
+            _store_statements(session, result, now)
+            self._finish(
+                session,
+                day,
+                "settle",
+                now,
+                market_total=total,
+                notes=result.notes,
+                simulated_readings=simulated,
+            )
+        self.settled[day] = result
+        note = f"; readings simulated for {len(simulated)} assets (replay)" if simulated else ""
+        return {"message": f"settled: market total {total} {self.profile.currency}{note}"}
+
+    def _plan(self, session: Session, day: date, prepared: PreparedBids) -> DispatchPlan:
+        """The day's stored dispatch plan, cut to this park's assets (parks share a market)."""
+        plan = DispatchRepository(session).get(self.profile.market_id, day)
+        mine = {a.id for a in prepared.problem.assets}
+        return plan.model_copy(
+            update={"setpoints": [s for s in plan.setpoints if s.asset_id in mine]}
+        )
 
     # -- operator actions -----------------------------------------------------------------------
 
-    def approve(self, day: date, actor: str, now: datetime | None = None) -> None:
-        """An operator approves ``day``'s bid set (only while it is in review)."""
+    def approve(self, day: date, actor: str, now: datetime | pd.Timestamp) -> None:
+        """An operator approves ``day``'s bid set at the pipeline's instant ``now`` (only while
+        it is in review and before the gate closes); audited."""
         approve_run(self.engine, self.run_id(day), actor, self.times(day).gate_closure, now)
 
     def reference_offered_mwh(self) -> float | None:
@@ -316,7 +434,7 @@ class DayAheadPipeline:
                 .join(PipelineRunRow, col(PipelineRunRow.id) == col(PipelineStageRow.run_id))
                 .where(
                     col(PipelineRunRow.market_id) == self.profile.market_id,
-                    col(PipelineRunRow.park_id) == self.data.park.id,
+                    col(PipelineRunRow.park_id) == self.park_id,
                     col(PipelineStageRow.stage) == "approve",
                 )
                 .order_by(col(PipelineStageRow.finished_at).desc())
@@ -349,7 +467,7 @@ class DayAheadPipeline:
             session.add(
                 PipelineRunRow(
                     id=self.run_id(day),
-                    park_id=self.data.park.id,
+                    park_id=self.park_id,
                     market_id=self.profile.market_id,
                     delivery_day=day,
                     status="planned",
@@ -415,10 +533,12 @@ def approve_run(
     run_id: str,
     actor: str,
     gate_closure: pd.Timestamp,
-    now: datetime | None = None,
+    now: datetime | pd.Timestamp,
+    request_id: str | None = None,
 ) -> None:
-    """Record an operator's approval of run ``run_id``'s bid set, before ``gate_closure``."""
-    stamp = pd.Timestamp(now or datetime.now(UTC)).tz_convert("UTC").floor("us")
+    """Record (and audit) an operator's approval of run ``run_id``'s bid set at the pipeline's
+    instant ``now``, before ``gate_closure``."""
+    stamp = pd.Timestamp(now).tz_convert("UTC").floor("us")
     with session_scope(engine) as session:
         run = session.get(PipelineRunRow, run_id)
         if run is None:
@@ -448,6 +568,16 @@ def approve_run(
                 message=f"approved by {actor}",
             )
         )
+        AuditRepository(session).record(
+            actor,
+            "bids.approve",
+            "pipeline_run",
+            run_id,
+            before={"status": "review"},
+            after={"status": "approve", "at": stamp.isoformat()},
+            at=datetime.now(UTC),
+            request_id=request_id,
+        )
 
 
 def finish_stage(
@@ -469,3 +599,39 @@ def stages_done(session: Session, run_id: str) -> dict[str, dict[str, Any]]:
         select(PipelineStageRow).where(col(PipelineStageRow.run_id) == run_id)
     ).all()
     return {row.stage: row.detail for row in rows}
+
+
+def _measured(
+    telemetry: TelemetryRepository,
+    asset_id: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    replay: bool,
+) -> pd.Series:
+    """An asset's readings on ``[start, end)``: a meter's, and in a replay also simulated ones
+    stored earlier (so a settled replay reads back the same numbers)."""
+    frame = telemetry.read_frame(asset_id, start.to_pydatetime(), end.to_pydatetime())
+    keep = frame["quality"] != "simulated" if not replay else frame["quality"].notna()
+    return frame.loc[keep, "power_mw"]
+
+
+def _store_statements(session: Session, result: CycleResult, now: pd.Timestamp) -> None:
+    """Issue the day's statements; a changed amount on a re-run becomes a new version."""
+    if session.get(EnterpriseRow, AGGREGATOR) is None:  # the aggregator's statement holder
+        parks = ParkRepository(session)
+        park = parks.get(result.bid_set.id.split(":")[0])
+        aggregator = Enterprise(id=AGGREGATOR, name="Aggregator (VPP operator)", name_zh="聚合商")
+        parks.save(park.model_copy(update={"enterprises": [*park.enterprises, aggregator]}))
+    statements = StatementRepository(session)
+    at = now.to_pydatetime()
+    for statement in result.settlement.statements:
+        try:
+            stored = statements.get(statement.enterprise_id, statement.id)
+        except NotFoundError:
+            statements.save_draft(statement)
+            statements.issue(statement.enterprise_id, statement.id, at=at)
+            continue
+        if [(x.label, to_money(x.amount)) for x in stored.lines] != [
+            (x.label, to_money(x.amount)) for x in statement.lines
+        ]:
+            statements.correct(statement.model_copy(update={"version": stored.version + 1}), at=at)

@@ -7,9 +7,11 @@ which advances each pipeline's yesterday, today and tomorrow at the current inst
 pipeline itself decides from the database what is due, a tick that comes late, twice, or after a
 crash does the right thing.
 
-Jobs per market: a cron job at the forecast time, at the submission alert time and at the
-results time (market-local, so DST is the market's), plus an interval tick that catches up,
-drains the dispatch outbox and settles finished days.
+Jobs per park: a cron job at the forecast time, at the submission alert time and at the
+results time (market-local, so DST is the market's), plus one interval tick that catches up,
+drains the dispatch outbox and settles finished days. The parks are the database's: every tick
+builds pipelines for parks created since (through the API or ``vpp park import``) and adds
+their cron jobs, and drops the jobs of parks that are gone.
 
 Replays run the same pipeline on a :class:`ReplayClock` (a past instant moving at ``speed`` x
 real time), with only the interval tick, since cron triggers follow the wall clock.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -34,7 +36,7 @@ from sqlalchemy.engine import Engine
 from vpp.domain.assets import clock_minutes
 from vpp.domain.ports import Clock, SystemClock
 from vpp.domain.timegrid import zone
-from vpp.jobs.pipeline import DayAheadPipeline
+from vpp.jobs.pipeline import ADVANCE_LOCK, DayAheadPipeline
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +71,47 @@ class ReplayClock:
 
 @dataclass
 class Runtime:
-    """The live objects the stored jobs act on."""
+    """The live objects the stored jobs act on.
 
-    pipelines: Sequence[DayAheadPipeline]
+    ``parks`` lists the park ids to run (the database's, on every tick) and ``build`` makes the
+    pipeline of one; pipelines are kept per park id. ``pipelines`` seeds them (tests).
+    """
+
+    pipelines: Sequence[DayAheadPipeline] = ()
     clock: Clock = field(default_factory=SystemClock)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=lambda: ADVANCE_LOCK)
+    parks: Callable[[], list[str]] | None = None
+    build: Callable[[str], DayAheadPipeline] | None = None
+    on_change: Callable[[Sequence[DayAheadPipeline]], None] | None = None
+    _by_park: dict[str, DayAheadPipeline] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_park = {p.park_id: p for p in self.pipelines}
+
+    def current(self) -> list[DayAheadPipeline]:
+        """The pipelines of the parks that exist now (new parks get one, gone ones lose it)."""
+        if self.parks is None or self.build is None:
+            return list(self._by_park.values())
+        wanted = self.parks()
+        changed = set(wanted) != set(self._by_park)
+        for park_id in wanted:
+            if park_id not in self._by_park:
+                try:
+                    self._by_park[park_id] = self.build(park_id)
+                except Exception:  # a broken park must not stop the others
+                    log.exception("cannot build the pipeline of park %s", park_id)
+        for park_id in set(self._by_park) - set(wanted):
+            del self._by_park[park_id]
+        if changed and self.on_change is not None:
+            self.on_change(list(self._by_park.values()))
+        return list(self._by_park.values())
 
     def tick(self) -> int:
         """Advance yesterday, today and tomorrow of every pipeline; return the stages attempted."""
         attempted = 0
         with self.lock:  # cron and interval jobs may fire together; stages run one at a time
             now = self.clock.now()
-            for pipeline in self.pipelines:
+            for pipeline in self.current():
                 today = now.tz_convert(zone(pipeline.profile.timezone)).date()
                 for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
                     try:
@@ -88,6 +119,12 @@ class Runtime:
                     except Exception:  # one park's failure must not stop the others
                         log.exception("pipeline %s failed", pipeline.run_id(day))
         return attempted
+
+
+def pipeline_clock(runtime_name: str = "default") -> Clock:
+    """The clock this process's scheduler runs on (a replay's clock), else the wall clock."""
+    runtime = _RUNTIMES.get(runtime_name)
+    return runtime.clock if runtime is not None else SystemClock()
 
 
 def tick(runtime_name: str) -> int:
@@ -101,20 +138,21 @@ def tick(runtime_name: str) -> int:
 
 def start_scheduler(
     engine: Engine,
-    pipelines: Sequence[DayAheadPipeline],
+    pipelines: Sequence[DayAheadPipeline] = (),
     *,
     clock: Clock | None = None,
     tick_seconds: float = 60.0,
     live: bool = True,
     name: str = "default",
+    parks: Callable[[], list[str]] | None = None,
+    build: Callable[[str], DayAheadPipeline] | None = None,
 ) -> BackgroundScheduler:
-    """Start a scheduler running ``pipelines`` with its jobs stored through ``engine``.
+    """Start a scheduler running ``pipelines`` (or, with ``parks`` and ``build``, one pipeline
+    per park those name, refreshed every tick) with its jobs stored through ``engine``.
 
     Jobs stored by an earlier run under ``name`` that this configuration no longer has (another
     park, replay instead of live) are removed; the others are replaced by the current ones.
     """
-    runtime = Runtime(pipelines, clock or SystemClock())
-    _RUNTIMES[name] = runtime
     aps_log = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _SkippedTickFilter) for f in aps_log.filters):
         aps_log.addFilter(_SkippedTickFilter())
@@ -124,6 +162,30 @@ def start_scheduler(
         timezone="UTC",
     )
     scheduler.start(paused=True)
+
+    def sync(current: Sequence[DayAheadPipeline], *, first: bool = False) -> None:
+        sync_jobs(scheduler, name, current, tick_seconds=tick_seconds, live=live, first=first)
+
+    runtime = Runtime(pipelines, clock or SystemClock(), parks=parks, build=build, on_change=sync)
+    _RUNTIMES[name] = runtime
+    sync(runtime.current(), first=True)
+    scheduler.resume()
+    return scheduler
+
+
+def sync_jobs(
+    scheduler: BackgroundScheduler,
+    name: str,
+    pipelines: Sequence[DayAheadPipeline],
+    *,
+    tick_seconds: float,
+    live: bool,
+    first: bool = False,
+) -> None:
+    """Make the stored jobs under ``name`` exactly the tick plus each park's cron jobs.
+
+    ``first`` (at start-up) also replaces the tick job, whose interval may have changed; later
+    calls run inside a tick and leave it alone."""
     wanted: dict[str, tuple[str, object]] = {
         f"{name}:tick": (
             "advance pipelines, drain the outbox, settle finished days",
@@ -134,25 +196,25 @@ def start_scheduler(
         for pipeline in pipelines:
             for label, minutes in stage_clock_times(pipeline).items():
                 hour, minute = divmod(minutes, 60)
-                market, park = pipeline.profile.market_id, pipeline.data.park.id
+                market, park = pipeline.profile.market_id, pipeline.park_id
                 wanted[f"{name}:{market}:{park}:{label}"] = (
                     f"{market} {park} {label}",
                     CronTrigger(hour=hour, minute=minute, timezone=pipeline.profile.timezone),
                 )
-    for job in scheduler.get_jobs():
-        if job.id.startswith(f"{name}:") and job.id not in wanted:
-            scheduler.remove_job(job.id)
+    existing = {job.id for job in scheduler.get_jobs()}
+    for job_id in existing:
+        if job_id.startswith(f"{name}:") and job_id not in wanted:
+            scheduler.remove_job(job_id)
     for job_id, (label, trigger) in wanted.items():
-        scheduler.add_job(
-            "vpp.jobs.scheduler:tick",
-            trigger,
-            args=[name],
-            id=job_id,
-            name=label,
-            replace_existing=True,
-        )
-    scheduler.resume()
-    return scheduler
+        if job_id not in existing or (first and job_id == f"{name}:tick"):
+            scheduler.add_job(
+                "vpp.jobs.scheduler:tick",
+                trigger,
+                args=[name],
+                id=job_id,
+                name=label,
+                replace_existing=True,
+            )
 
 
 def stage_clock_times(pipeline: DayAheadPipeline) -> dict[str, int]:

@@ -51,6 +51,8 @@ class CycleResult:
     market: MarketSettlement
     settlement: DaySettlement
     notes: list[str] = field(default_factory=list)
+    simulated_assets: list[str] = field(default_factory=list)
+    """Assets whose readings of the day were simulated (replays only)."""
 
     def energy_awarded_mwh(self) -> tuple[float, float]:
         """Energy sold and bought in the day-ahead awards [MWh], both >= 0."""
@@ -148,15 +150,42 @@ def delivered_power(
     plan: DispatchPlan,
     confirmed: list[str],
     baselines: pd.DataFrame,
-) -> pd.DataFrame:
-    """Metered power per asset and per tenant load on ``day`` [MW] (sign convention)."""
+    measured: pd.DataFrame | None = None,
+    *,
+    simulate_missing: bool = True,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Metered power per asset and per tenant load on ``day`` [MW] (sign convention), and the
+    assets whose readings were simulated.
+
+    An asset whose meter (``measured``, one column per asset) covers the whole day delivered
+    what it measured. Otherwise, in a replay (``simulate_missing``), its reading is simulated:
+    the setpoints it confirmed, its baseline when it confirmed none, a renewable's available
+    output (its recorded reading) up to any curtailment. Outside a replay a missing reading is an error that names
+    the assets, since settling on invented numbers would pay for energy nobody measured.
+    """
     intervals = profile.day_intervals(day)
     setpoints = plan.frame().reindex(intervals)
     columns: dict[str, pd.Series] = {}
+    simulated: list[str] = []
+    missing: list[str] = []
     for enrolled in data.portfolio.assets:
         spec = enrolled.spec
+        renewable = isinstance(spec, PvSpec | WindSpec)
+        complete = False
+        if measured is not None and spec.id in measured:
+            reading = measured[spec.id].reindex(intervals)
+            complete = bool(reading.notna().all())
+            # a replay's renewable reading is what was available, before any curtailment
+            if complete and not (simulate_missing and renewable):
+                columns[spec.id] = reading
+                continue
+        if not simulate_missing:
+            missing.append(spec.id)
+            continue
+        if not complete:
+            simulated.append(spec.id)
         baseline = baselines[spec.id]
-        if isinstance(spec, PvSpec | WindSpec):
+        if renewable:
             ordered = setpoints.get(spec.id)
             columns[spec.id] = (
                 baseline if ordered is None else np.minimum(baseline, ordered.fillna(np.inf))
@@ -165,6 +194,12 @@ def delivered_power(
             columns[spec.id] = setpoints[spec.id].fillna(0.0)
         else:
             columns[spec.id] = baseline
+    if missing:
+        raise InvalidInputError(
+            f"no complete meter readings on {day} for {', '.join(missing)}",
+            hint="upload their telemetry (POST /v1/enterprises/{id}/assets/{asset}/telemetry) "
+            "and advance the pipeline again",
+        )
     for load in data.definition.loads:
         if load.column is not None:
             metered = realised(data, load.column, intervals)
@@ -172,7 +207,7 @@ def delivered_power(
             assert load.declared is not None
             metered = load.declared.profile(intervals, profile.timezone)
         columns[f"load:{load.enterprise_id}"] = -metered
-    return pd.DataFrame(columns, index=intervals)
+    return pd.DataFrame(columns, index=intervals), simulated
 
 
 @dataclass(frozen=True)
@@ -194,11 +229,36 @@ class DeliveredDay:
     realised_price: pd.Series
     market: MarketSettlement
     settlement: DaySettlement
+    simulated: list[str] = field(default_factory=list)
+
+
+def run_key(park_id: str, market_id: str, day: date) -> str:
+    """The id of a park's run and bid set for ``day``; also its idempotency key at the market."""
+    return f"{park_id}:{market_id}:{day}"
 
 
 def cycle_key(data: ParkData, profile: MarketProfile, day: date) -> str:
     """The id of a park's bid set for ``day``; also its idempotency key at the market."""
-    return f"{data.park.id}:{profile.market_id}:{day}"
+    return run_key(data.park.id, profile.market_id, day)
+
+
+def issue_forecasts(data: ParkData, profile: MarketProfile, day: date) -> ParkForecasts:
+    """Forecast everything the bid of ``day`` needs (the forecast stage)."""
+    if profile.market_id != data.park.market_id:
+        raise InvalidInputError(
+            f"park {data.park.id} trades in {data.park.market_id}, not {profile.market_id}"
+        )
+    return forecast_park(data, profile, day)
+
+
+def optimise_bids(
+    data: ParkData, profile: MarketProfile, forecasts: ParkForecasts, *, scenarios: int = 9
+) -> PreparedBids:
+    """Optimise the bids of ``forecasts.day`` for the park's consented assets (the bid stage)."""
+    problem = build_bid_problem(data, profile, forecasts, scenarios=scenarios)
+    bids = solve_day_ahead(problem)
+    bid_set = bids.bid_set.model_copy(update={"id": cycle_key(data, profile, forecasts.day)})
+    return PreparedBids(forecasts.day, forecasts, problem, bids, bid_set)
 
 
 def prepare_bids(
@@ -211,17 +271,10 @@ def prepare_bids(
 ) -> PreparedBids:
     """Forecast the park for ``day`` and optimise its bids (deterministic)."""
     say = step or (lambda _: None)
-    if profile.market_id != data.park.market_id:
-        raise InvalidInputError(
-            f"park {data.park.id} trades in {data.park.market_id}, not {profile.market_id}"
-        )
     say("forecasting")
-    forecasts = forecast_park(data, profile, day)
+    forecasts = issue_forecasts(data, profile, day)
     say("optimising bids")
-    problem = build_bid_problem(data, profile, forecasts, scenarios=scenarios)
-    bids = solve_day_ahead(problem)
-    bid_set = bids.bid_set.model_copy(update={"id": cycle_key(data, profile, day)})
-    return PreparedBids(day, forecasts, problem, bids, bid_set)
+    return optimise_bids(data, profile, forecasts, scenarios=scenarios)
 
 
 def non_delivery_notes(plan: DispatchPlan, confirmed: list[str]) -> list[str]:
@@ -239,14 +292,22 @@ def settle_delivery(
     awards: list[Award],
     plan: DispatchPlan,
     confirmed: list[str],
+    measured: pd.DataFrame | None = None,
+    *,
+    simulate_missing: bool = True,
 ) -> DeliveredDay:
-    """Measure what ``day`` delivered and settle it with the market and the tenants."""
+    """Measure what ``day`` delivered and settle it with the market and the tenants.
+
+    ``measured`` holds the assets' meter readings of the day; see :func:`delivered_power` for
+    what happens where they are missing."""
     realised_price = realised(data, data.definition.prices.day_ahead, profile.day_intervals(day))
     baselines = asset_baselines(data, profile, day)
-    delivered = delivered_power(data, profile, day, plan, confirmed, baselines)
+    delivered, simulated = delivered_power(
+        data, profile, day, plan, confirmed, baselines, measured, simulate_missing=simulate_missing
+    )
     market = settle_market(awards, delivered.sum(axis=1), realised_price, profile)
     settlement = settle_day(data, profile, day, plan, delivered, baselines, realised_price, market)
-    return DeliveredDay(delivered, realised_price, market, settlement)
+    return DeliveredDay(delivered, realised_price, market, settlement, simulated)
 
 
 def assemble_cycle(
@@ -280,6 +341,7 @@ def assemble_cycle(
         delivered.market,
         delivered.settlement,
         notes,
+        list(delivered.simulated),
     )
 
 

@@ -47,6 +47,28 @@ class ParkForecasts:
             **{f"generation:{k}": v for k, v in self.generation.items()},
         }
 
+    @classmethod
+    def from_stored(cls, day: date, stored: dict[str, Forecast]) -> ParkForecasts:
+        """Rebuild the forecasts of ``day`` from :meth:`all`'s keys (as a forecast store keeps
+        them)."""
+        if "price" not in stored:
+            raise InvalidInputError(
+                f"no price forecast was stored for {day}", hint="run the forecast stage first"
+            )
+        price = stored["price"]
+
+        def part(prefix: str) -> dict[str, Forecast]:
+            return {k.removeprefix(prefix): f for k, f in stored.items() if k.startswith(prefix)}
+
+        return cls(
+            day,
+            price.issue_time,
+            price,
+            part("reserve:"),
+            part("load:"),
+            part("generation:"),
+        )
+
     def inflexible_load_mw(self) -> pd.Series:
         """Median forecast of the tenants' inflexible consumption, summed [MW, magnitude]."""
         total = sum(

@@ -28,8 +28,18 @@ from vpp.domain.assets import (
 )
 from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.market import MarketProfile
+from vpp.domain.park import consumption_meter_id
 from vpp.services.park_file import ParkData
 from vpp.services.settle_month import month_intervals
+
+__all__ = [
+    "FLEXIBLE_LOADS",
+    "MeterSeries",
+    "consumption_meter_id",
+    "delivered_consumption",
+    "month_history",
+    "tenant_consumption",
+]
 
 FLEXIBLE_LOADS = (CurtailableLoadSpec, ShiftableLoadSpec, ThermalSpec, EvFleetSpec)
 
@@ -40,11 +50,6 @@ class MeterSeries:
 
     power_mw: pd.Series
     quality: str
-
-
-def consumption_meter_id(enterprise_id: str) -> str:
-    """The id under which a tenant's consumption meter is stored."""
-    return f"{enterprise_id}:consumption"
 
 
 def tenant_consumption(

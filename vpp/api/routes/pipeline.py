@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlmodel import col, select
@@ -18,11 +19,11 @@ from vpp.api.schemas.common import Limit, Page
 from vpp.api.security import Principal
 from vpp.db.engine import session_scope
 from vpp.db.job_tables import AlertRow, JobRunRow, OutboxRow, PipelineRunRow, PipelineStageRow
-from vpp.db.repositories import AuditRepository
 from vpp.domain.errors import NotFoundError
 from vpp.domain.market import load_market_profile
 from vpp.domain.pipeline import STAGES, load_pipeline_policy, pipeline_times
 from vpp.jobs.pipeline import approve_run
+from vpp.jobs.scheduler import pipeline_clock
 
 router = APIRouter(tags=["pipeline"])
 Reader = Annotated[Principal, Depends(require("pipeline:read"))]
@@ -147,25 +148,26 @@ def approve(
     request: Request,
     engine: EngineDep,
     operator: Annotated[Principal, Depends(require("bids:approve"))],
+    at: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="The instant of approval (replays driven by advance); default: the "
+            "pipeline's clock."
+        ),
+    ] = None,
 ) -> PipelineRunPublic:
-    """Approve the bid set waiting in review; refused once the gate has closed (409)."""
+    """Approve the bid set waiting in review; refused once the gate has closed (409).
+
+    The instant is the pipeline's clock: the replayed one when this process replays, else now.
+    """
     before = _run(engine, run_id)
     config_dir = request.app.state.settings.config_dir
     profile = load_market_profile(before.market_id, config_dir)
     policy = load_pipeline_policy(before.market_id, config_dir)
     closure = pipeline_times(profile, policy, before.delivery_day).gate_closure
-    approve_run(engine, run_id, operator.actor, closure)
-    after = _run(engine, run_id)
-    with session_scope(engine) as session:
-        AuditRepository(session).record(
-            operator.actor,
-            "bids.approve",
-            "pipeline_run",
-            run_id,
-            before={"status": before.status},
-            after={"status": after.status},
-        )
-    return after
+    now = pd.Timestamp(at) if at is not None else pipeline_clock().now()
+    approve_run(engine, run_id, operator.actor, closure, now)
+    return _run(engine, run_id)
 
 
 @router.get("/v1/jobs/runs", summary="Job runs")

@@ -166,6 +166,34 @@ class TelemetryRepository:
             for ts, value in power_mw.items()
         )
 
+    def insert_missing(self, asset_id: str, power_mw: pd.Series, *, quality: str) -> int:
+        """Insert points of ``power_mw`` only where ``asset_id`` has no reading yet.
+
+        The replay's simulated meter writes through this, so a simulated point never replaces
+        a measured one (``INSERT ... ON CONFLICT DO NOTHING``); returns the points offered.
+        """
+        rows = [
+            {
+                "asset_id": asset_id,
+                "ts": _utc(ts.to_pydatetime()),
+                "power_mw": float(v),
+                "energy_mwh": None,
+                "quality": quality,
+            }
+            for ts, v in power_mw.dropna().items()
+        ]
+        if not rows:
+            return 0
+        self._require_assets({asset_id})
+        dialect = self._dialect()
+        insert: Any = (
+            postgresql.insert(TELEMETRY) if dialect == "postgresql" else sqlite.insert(TELEMETRY)
+        )
+        statement = insert.on_conflict_do_nothing(index_elements=["asset_id", "ts"])
+        for first in range(0, len(rows), BATCH_ROWS):
+            self.session.execute(statement, rows[first : first + BATCH_ROWS])
+        return len(rows)
+
     def read(
         self, asset_id: str, start: datetime, end: datetime, *, enterprise_id: str | None = None
     ) -> pd.Series:
