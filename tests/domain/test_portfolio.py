@@ -23,6 +23,7 @@ BASE: dict[str, Any] = {
     "assets": [
         {
             "enterprise_id": "steel",
+            "verification": "passed",
             "spec": {
                 "id": "furnace",
                 "type": "curtailable_load",
@@ -32,6 +33,7 @@ BASE: dict[str, Any] = {
         },
         {
             "enterprise_id": "dc",
+            "verification": "passed",
             "spec": {"id": "bess", "type": "battery", "power_mw": 1, "energy_mwh": 2},
         },
     ],
@@ -71,6 +73,18 @@ def test_assets_without_consent_are_never_offered() -> None:
     assert "no consent of dc" in portfolio.excluded("dr_peak_shaving", after)["bess"]
     before = pd.Timestamp("2026-01-01T00:00Z")
     assert portfolio.offerable("dr_peak_shaving", before) == []
+
+
+@pytest.mark.parametrize("status", ["unverified", "scheduled", "failed"])
+def test_unverified_capacity_is_never_offered(status: str) -> None:
+    data = copy.deepcopy(BASE)
+    data["assets"][0]["verification"] = status
+    portfolio = Portfolio.model_validate(data)
+    after = pd.Timestamp("2026-02-01T00:00Z")
+    assert portfolio.offerable("dr_peak_shaving", after) == []
+    assert portfolio.excluded("dr_peak_shaving", after)["furnace"] == (
+        f"verification {status}, not passed"
+    )
 
 
 def test_revoked_consent_stops_offers() -> None:

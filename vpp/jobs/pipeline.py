@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -117,6 +118,8 @@ class DayAheadPipeline:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     export_dir: Path | None = None
     simulated_meter: bool = False
+    forecaster: Callable[[ParkData, MarketProfile, date], ParkForecasts] = issue_forecasts
+    optimiser: Callable[..., PreparedBids] = optimise_bids
     settled: dict[date, CycleResult] = field(default_factory=dict, repr=False)
 
     def run_id(self, day: date) -> str:
@@ -236,7 +239,7 @@ class DayAheadPipeline:
         return ParkForecasts.from_stored(day, stored)
 
     def _stage_forecast(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
-        forecasts = issue_forecasts(self.data(now), self.profile, day)
+        forecasts = self.forecaster(self.data(now), self.profile, day)
         flags = {k: list(f.flags) for k, f in forecasts.all().items() if f.flags}
         with session_scope(self.engine) as session:
             ForecastRepository(session).save(self.run_id(day), forecasts.all())
@@ -256,7 +259,7 @@ class DayAheadPipeline:
 
     def _stage_bid(self, day: date, times: PipelineTimes, now: pd.Timestamp) -> dict[str, Any]:
         data = self.data(now)
-        prepared = optimise_bids(
+        prepared = self.optimiser(
             data, self.profile, self.forecasts(day), scenarios=self.policy.scenarios
         )
         bid_set = prepared.bid_set
