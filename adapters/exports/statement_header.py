@@ -6,6 +6,8 @@ the zero-carbon energy balance.
 
 from __future__ import annotations
 
+import calendar
+
 import pandas as pd
 
 from vpp.domain.bids import Statement
@@ -14,9 +16,28 @@ from vpp.domain.market import MarketProfile
 CJK_FONT = "STSong-Light"
 
 
-def file_stem(statement: Statement) -> str:
-    """File name stem: the statement id and version, so a correction never overwrites."""
-    return f"{statement.id.replace(':', '_')}_v{statement.version}"
+def file_stem(statement: Statement, park_id: str | None = None) -> str:
+    """File name stem, version included so a correction never overwrites.
+
+    With ``park_id``: ``<park>_<period>_<owner>_v<version>`` (period ``YYYY-MM`` for a calendar
+    month), so the statements of two parks on one market never share a name; without it the
+    statement id. Colons, allowed in ids, become underscores.
+    """
+    if park_id is None:
+        return f"{statement.id.replace(':', '_')}_v{statement.version}"
+    stem = f"{park_id}_{period_text(statement)}_{statement.enterprise_id}_v{statement.version}"
+    return stem.replace(":", "_")
+
+
+def period_text(statement: Statement) -> str:
+    """``YYYY-MM`` for a calendar month, the day for one day, else ``<first>_<last>``."""
+    start, end = statement.period_start, statement.period_end
+    if start == end:
+        return start.isoformat()
+    last = calendar.monthrange(start.year, start.month)[1]
+    if start.day == 1 and end == start.replace(day=last):
+        return start.strftime("%Y-%m")
+    return f"{start.isoformat()}_{end.isoformat()}"
 
 
 def issued_text(statement: Statement, tz: str) -> str:

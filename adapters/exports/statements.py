@@ -1,7 +1,8 @@
 """Monthly statements as files a finance team files: CSV, XLSX and PDF (``statement_pdf``), bilingual.
 
-One set of files per statement (each enterprise and the aggregator), named by statement id
-and version so a correction never overwrites what was sent. Amounts are the stored Decimals
+One set of files per statement (each enterprise and the aggregator), named by park, month,
+owner and version (``<park>_<YYYY-MM>_<owner>_v<n>``) so a correction never overwrites what
+was sent and two parks on one market never share a name. Amounts are the stored Decimals
 in the market currency, written as exact two-decimal numbers; dates and the issue time are in
 the market timezone. Labels are English and Chinese. CSV is UTF-8 with a byte-order mark so
 spreadsheet programs show the Chinese labels. The PDF is drawn with reportlab straight onto
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import pandas as pd
 from openpyxl import Workbook
@@ -148,16 +150,19 @@ def write_month_statements(
     formats: tuple[str, ...] = ("csv", "xlsx", "pdf"),
     zero_carbon: ZeroCarbonReport | None = None,
     workers: int = 1,
+    park_id: str | None = None,
 ) -> list[Path]:
     """Write every statement of a settled month in ``formats``; return the files written.
 
-    With ``zero_carbon`` the park's indicators go to ``zero_carbon_<market>_<month>.csv`` (when
+    With ``zero_carbon`` the park's indicators go to ``<park>_<month>_zero_carbon.csv`` (when
     CSV is asked for) and to a last page of the aggregator's PDF. ``workers`` > 1 splits large
     months (from ``PARALLEL_FROM`` statements) over that many processes; the files are the same.
+    ``park_id`` names the files (:func:`~adapters.exports.statement_header.file_stem`); without
+    it they are named by statement id (and the indicators ``zero_carbon_<market>_<month>.csv``).
     """
     folder.mkdir(parents=True, exist_ok=True)
     todo = list(statements)
-    job = (folder, result, profile, formats, zero_carbon)
+    job = (folder, result, profile, formats, zero_carbon, park_id)
     if workers > 1 and len(todo) >= PARALLEL_FROM and "fork" in get_all_start_methods():
         # Forked workers inherit the settled month instead of unpickling it (tens of MB).
         global _JOB
@@ -169,25 +174,67 @@ def write_month_statements(
         finally:
             _JOB = None
     else:
-        files = sorted(_write_statements(folder, result, todo, profile, formats, zero_carbon))
+        files = sorted(
+            _write_statements(folder, result, todo, profile, formats, zero_carbon, park_id)
+        )
     if zero_carbon is not None and "csv" in formats:
         inputs = result.inputs
-        path = folder / f"zero_carbon_{inputs.market_id}_{inputs.month}.csv"
-        files.append(write_zero_carbon_csv(path, zero_carbon))
+        name = (
+            f"zero_carbon_{inputs.market_id}_{inputs.month}.csv"
+            if park_id is None
+            else f"{park_id}_{inputs.month}_zero_carbon.csv".replace(":", "_")
+        )
+        files.append(write_zero_carbon_csv(folder / name, zero_carbon))
     return files
+
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+"""Media type of each statement file format."""
+
+
+def statement_file(
+    result: MonthSettlement,
+    statement: Statement,
+    profile: MarketProfile,
+    fmt: str,
+    *,
+    park_id: str,
+    zero_carbon: ZeroCarbonReport | None = None,
+) -> tuple[str, bytes]:
+    """One statement as one ``fmt`` file (``csv``, ``xlsx`` or ``pdf``): its name and bytes.
+
+    ``zero_carbon`` adds the indicators page to the aggregator's PDF.
+    """
+    with TemporaryDirectory(prefix="vpp-statement-") as folder:
+        files = write_month_statements(
+            Path(folder),
+            result,
+            [statement],
+            profile,
+            formats=(fmt,),
+            zero_carbon=zero_carbon if fmt == "pdf" else None,
+            park_id=park_id,
+        )
+        return files[0].name, files[0].read_bytes()
 
 
 PARALLEL_FROM = 50
 """Fewer statements than this are written in-process: starting workers would cost more."""
 
-_Job = tuple[Path, MonthSettlement, MarketProfile, tuple[str, ...], ZeroCarbonReport | None]
+_Job = tuple[
+    Path, MonthSettlement, MarketProfile, tuple[str, ...], ZeroCarbonReport | None, str | None
+]
 _JOB: _Job | None = None
 
 
 def _write_forked(statements: list[Statement]) -> list[Path]:
     assert _JOB is not None, "set by write_month_statements before forking"
-    folder, result, profile, formats, zero_carbon = _JOB
-    return _write_statements(folder, result, statements, profile, formats, zero_carbon)
+    folder, result, profile, formats, zero_carbon, park_id = _JOB
+    return _write_statements(folder, result, statements, profile, formats, zero_carbon, park_id)
 
 
 def _write_statements(
@@ -197,6 +244,7 @@ def _write_statements(
     profile: MarketProfile,
     formats: tuple[str, ...],
     zero_carbon: ZeroCarbonReport | None,
+    park_id: str | None = None,
 ) -> list[Path]:
     names = {e.id: f"{e.name} {e.name_zh or ''}".strip() for e in result.inputs.enterprises}
     names[AGGREGATOR] = "Aggregator (VPP operator) 聚合商"
@@ -210,7 +258,7 @@ def _write_statements(
     files: list[Path] = []
     for s in statements:
         name = names.get(s.enterprise_id, s.enterprise_id)
-        stem = folder / file_stem(s)
+        stem = folder / file_stem(s, park_id)
         daily = enterprise_daily(result, s.enterprise_id)
         if "csv" in formats:
             files.append(write_csv(stem.with_suffix(".csv"), s, name, profile))

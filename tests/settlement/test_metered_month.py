@@ -28,12 +28,13 @@ from vpp.db.repositories import (
     DrEventRepository,
     TelemetryRepository,
 )
-from vpp.db.settlement_store import load_month
+from vpp.db.repositories.settlement_stores import settlement_stores
 from vpp.domain.bids import Award, BidSet
 from vpp.domain.demand_response import DrEvent
 from vpp.domain.market import load_market_profile
 from vpp.domain.park import Contract
 from vpp.domain.timegrid import local_midnight
+from vpp.services.park_month_inputs import load_park_month
 from vpp.services.settle_measured import park_consumption
 from vpp.services.settle_month import (
     MonthSettlement,
@@ -60,7 +61,7 @@ def settled(url: str, edit: Callable[[Session], None]) -> MonthSettlement:
         with session_scope(engine) as session:
             edit(session)
         with session_scope(engine) as session:
-            return settle_month(load_month(session, "p", MONTH, PROFILE))
+            return settle_month(load_park_month(settlement_stores(session), "p", MONTH, PROFILE))
     finally:
         engine.dispose()
 

@@ -108,7 +108,7 @@ def test_cli_reconciles_and_writes_the_report(
     assert result.exit_code == 0, result.output
     # the seeded days store no awards; each of the 28 days settled an imbalance of -5.00
     assert "1 of 29 day/product rows match" in result.output
-    written = (out / "reconciliation_cn-shandong_2026-02.csv").read_text(encoding="utf-8-sig")
+    written = (out / "p_2026-02_reconciliation.csv").read_text(encoding="utf-8-sig")
     assert "2026-02-02,spot_energy,0.00,125.00,-125.00,no" in written
     assert "2026-02-02,imbalance,-5.00,-5.00,0.00,yes" in written
     assert "2026-02-03,imbalance,-5.00,0.00,-5.00,no" in written

@@ -33,16 +33,16 @@ def test_settle_prints_reconciled_totals_and_exports(
     assert "2,240.00" in text and "1,000.00" in text and "540.00" in text
     assert "reconciles to the cent" in text
     names = sorted(p.name for p in out.iterdir())
-    assert "a_cn-shandong_2026-02_v1.csv" in names
+    assert "p_2026-02_a_v1.csv" in names
     assert len([n for n in names if n.endswith(".pdf")]) == 3
-    with (out / "b_cn-shandong_2026-02_v1.csv").open(encoding="utf-8-sig") as handle:
+    with (out / "p_2026-02_b_v1.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     assert rows[-1] == ["", "Total", "合计", "", "", "", "1000.00"]
     assert any("保底补足" in r for row in rows for r in row)
-    sheet = load_workbook(out / "a_cn-shandong_2026-02_v1.xlsx")["Statement 结算单"]
+    sheet = load_workbook(out / "p_2026-02_a_v1.xlsx")["Statement 结算单"]
     amounts = [r[6] for r in sheet.iter_rows(values_only=True) if len(r) > 6]
     assert amounts[-1] == pytest.approx(2240.0)
-    assert (out / "a_cn-shandong_2026-02_v1.pdf").read_bytes().startswith(b"%PDF")
+    assert (out / "p_2026-02_a_v1.pdf").read_bytes().startswith(b"%PDF")
     code, text = run(url, monkeypatch, "--month", "2026-02")
     assert code == 0 and text.count("unchanged") == 3
 
@@ -80,7 +80,7 @@ def test_zero_carbon_report_is_printed_and_exported_without_inventing_load(
     assert "the park has no consumption meter" in text
     assert "on-site renewable generation: 28.000 MWh" in text  # 1 MW x 1 h x 28 days
     assert "simulated" in text
-    with (out / "zero_carbon_cn-shandong_2026-02.csv").open(encoding="utf-8-sig") as handle:
+    with (out / "p_2026-02_zero_carbon.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     indicators = {r[0]: r for r in rows[1:6]}
     assert set(indicators) == {
@@ -94,6 +94,6 @@ def test_zero_carbon_report_is_printed_and_exported_without_inventing_load(
         assert row[3] == "" and row[7] == "not available" and "consumption" in row[8]
     assert ["generation_mwh", "28.000", "MWh"] in rows
     assert ["load_mwh", "not available", "MWh"] in rows
-    pdf = PdfReader(out / "aggregator_cn-shandong_2026-02_v1.pdf")
+    pdf = PdfReader(out / "p_2026-02_aggregator_v1.pdf")
     assert len(pdf.pages) == 2  # the statement and the zero-carbon page
     assert "Zero-carbon park indicators" in pdf.pages[1].extract_text()

@@ -8,24 +8,26 @@ from decimal import Decimal
 import pytest
 
 from tests.settlement.conftest import MONTH, T0, Seeder, day_statements
-from vpp.db import settlement_store
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.repositories import AuditRepository, StatementRepository
-from vpp.db.settlement_store import issue_month, load_month
+from vpp.db.repositories.settlement_stores import settlement_stores
 from vpp.domain.errors import ConflictError
 from vpp.domain.market import load_market_profile
+from vpp.services.issue_statements import Issued, issue_month
+from vpp.services.park_month_inputs import load_park_month
 from vpp.services.settle_month import settle_month
 
 D = Decimal
 PROFILE = load_market_profile("cn-shandong")
 
 
-def settle(url: str, **issue: object) -> list[settlement_store.Issued]:
+def settle(url: str, **issue: object) -> list[Issued]:
     engine = make_engine(url)
     try:
         with session_scope(engine) as session:
-            result = settle_month(load_month(session, "p", MONTH, PROFILE))
-            return issue_month(session, result, **issue)  # type: ignore[arg-type]
+            stores = settlement_stores(session)
+            result = settle_month(load_park_month(stores, "p", MONTH, PROFILE))
+            return issue_month(stores.statements, stores.audit, result, **issue)  # type: ignore[arg-type]
     finally:
         engine.dispose()
 
@@ -34,7 +36,7 @@ def test_month_amounts_by_hand(seed_month: Seeder) -> None:
     url = seed_month()
     engine = make_engine(url)
     with session_scope(engine) as session:
-        result = settle_month(load_month(session, "p", MONTH, PROFILE))
+        result = settle_month(load_park_month(settlement_stores(session), "p", MONTH, PROFILE))
     engine.dispose()
     assert result.complete, result.problems()
     w = result.waterfall

@@ -1,14 +1,18 @@
 """``vpp settle``: settle a month from the service database, issue statements, export them.
 
-The composition root of monthly settlement: it reads the settings, opens the database, loads
-what the day-ahead cycles stored (``vpp.db.settlement_store``), runs the pure settlement
-(``vpp.services.settle_month``), issues the statements in the same transaction and only then
-writes the export files. A month with missing data is refused unless an operator overrides
-with ``--override-incomplete --by NAME``, which the statements and the audit log record. The
-park's zero-carbon indicators are printed and exported beside the money, computed from the
-same stored month (park consumption from the stored consumption meters); an indicator whose
-inputs are not stored says so instead of a number. Demand-response events of the month are
-listed with their metered baseline's performance and pay.
+The composition root of monthly settlement: it reads the settings, opens the database and, park
+by park (``--park`` for one), binds the settlement ports to one transaction
+(``vpp.db.repositories.settlement_stores``) and runs the use case
+(``vpp.services.settle_park_month``), which loads the park's stored month, settles it and
+issues its statements; only then are the export files written. Each park is settled on its
+own, and within a park each enterprise: an enterprise without a contract, or with incomplete
+data, is listed with the reason and skipped; a park whose own data is incomplete issues
+nothing, unless an operator overrides with ``--override-incomplete --by NAME``, which the
+statements and the audit log record. The command ends non-zero when anything was skipped, after
+issuing everything else. The park's zero-carbon indicators are printed and exported beside the
+money, computed from the same stored month (park consumption from the stored consumption
+meters); an indicator whose inputs are not stored says so instead of a number.
+Demand-response events of the month are listed with their metered baseline's performance and pay.
 """
 
 from __future__ import annotations
@@ -21,13 +25,13 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from adapters.exports.statements import write_month_statements, write_reconciliation
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.migrate import upgrade
-from vpp.db.repositories import ParkRepository
-from vpp.db.settlement_store import Issued, issue_month, load_month
-from vpp.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from vpp.db.repositories.settlement_stores import settlement_stores
+from vpp.domain.errors import ConflictError, InvalidInputError, NotFoundError, VppError
 from vpp.domain.market import MarketProfile, load_market_profile
 from vpp.domain.zero_carbon import ZeroCarbonReport
 from vpp.services.settle_month import (
@@ -35,10 +39,12 @@ from vpp.services.settle_month import (
     award_amounts,
     month_days,
     reconcile_operator,
-    settle_month,
     zero_carbon_month,
 )
+from vpp.services.settle_park_month import ParkMonth, settle_park_month
 from vpp.settings import get_settings
+
+Settled = tuple[MarketProfile, ParkMonth, ZeroCarbonReport]
 
 
 def settle(
@@ -55,6 +61,9 @@ def settle(
         Path | None,
         typer.Option(help="Market operator's statement CSV (day,product_id,amount) to compare."),
     ] = None,
+    park: Annotated[
+        str | None, typer.Option(help="Settle only this park (default: every park).")
+    ] = None,
 ) -> None:
     """Settle a month from the service database and export statements."""
     month_days(month)
@@ -62,65 +71,103 @@ def settle(
         raise InvalidInputError(
             "--override-incomplete needs --by NAME", hint="name who authorises issuing"
         )
+    override_by = by.strip() if override_incomplete and by else None
     console = Console()
     settings = get_settings()
     url = settings.database_url
     upgrade(url)
     engine = make_engine(url)
-    done: list[tuple[MarketProfile, MonthSettlement, list[Issued], ZeroCarbonReport]] = []
+    done: list[Settled] = []
+    failed: dict[str, str] = {}
     try:
-        with session_scope(engine) as session:
-            parks = ParkRepository(session)
-            park_ids = parks.list_ids()
-            if not park_ids:
-                raise NotFoundError(
-                    "the database holds no park", hint="run `vpp demo` or import a park first"
-                )
-            for park_id in park_ids:
-                park = parks.get(park_id)
-                profile = load_market_profile(park.market_id, settings.config_dir)
-                result = settle_month(load_month(session, park_id, month, profile))
-                if not result.complete and not override_incomplete:
-                    print_problems(console, park.name, result)
-                    raise ConflictError(
-                        f"{month} of {park_id} is incomplete; nothing was issued",
-                        hint="import the missing data, or pass --override-incomplete --by NAME",
+        for park_id in _park_ids(engine, park):
+            try:
+                with session_scope(engine) as session:
+                    stores = settlement_stores(session)
+                    market_id = stores.parks.get(park_id).market_id
+                    profile = load_market_profile(market_id, settings.config_dir)
+                    outcome = settle_park_month(
+                        stores, park_id, month, profile, override_by=override_by
                     )
-                issued = issue_month(
-                    session, result, override_by=by.strip() if override_incomplete and by else None
-                )
-                zero = zero_carbon_month(result.inputs, profile.carbon_green)
-                done.append((profile, result, issued, zero))
+            except VppError as error:  # this park only: the others go on
+                failed[park_id] = str(error)
+                continue
+            zero = zero_carbon_month(outcome.settlement.inputs, profile.carbon_green)
+            done.append((profile, outcome, zero))
     finally:
         engine.dispose()
-    for profile, result, issued, zero in done:
-        files = (
-            write_month_statements(
-                export,
-                result,
-                [i.statement for i in issued],
-                profile,
-                zero_carbon=zero,
-                workers=min(2, os.cpu_count() or 1),
-            )
-            if export is not None
-            else []
+    for profile, outcome, zero in done:
+        report_park(console, profile, outcome, zero, export, reconcile)
+    print_skipped(console, month, [o for _, o, _ in done], failed)
+    refused = [o.park_id for _, o, _ in done if o.refused]
+    skipped = sum(len(o.skipped) for _, o, _ in done if not o.refused)
+    if failed or refused or skipped:
+        raise ConflictError(
+            f"{month}: not everything was settled: {len(failed) + len(refused)} park(s) "
+            f"issued nothing, {skipped} enterprise(s) were skipped",
+            hint="everything else was issued; the list above says why",
         )
-        print_month(console, result, issued, files)
-        print_dr_events(console, result)
-        print_zero_carbon(console, result, zero)
-        if reconcile is not None:
-            operator = read_operator_csv(reconcile)
-            report = reconcile_operator(award_amounts(result.inputs), operator)
-            print_reconciliation(console, report, result.inputs.currency)
-            if export is not None:
-                name = f"reconciliation_{result.inputs.market_id}_{result.inputs.month}.csv"
-                console.print(f"wrote {write_reconciliation(export / name, report)}")
 
 
-def print_problems(console: Console, park: str, result: MonthSettlement) -> None:
-    """List what is missing for the month."""
-    problems = result.problems()
+def _park_ids(engine: Engine, only: str | None) -> list[str]:
+    """Every park's id, or only ``only`` (which must exist)."""
+    with session_scope(engine) as session:
+        park_ids = settlement_stores(session).parks.list_ids()
+    if not park_ids:
+        raise NotFoundError(
+            "the database holds no park", hint="run `vpp demo` or import a park first"
+        )
+    if only is not None and only not in park_ids:
+        raise NotFoundError(f"park {only} not found", hint=f"parks: {', '.join(park_ids)}")
+    return park_ids if only is None else [only]
+
+
+def report_park(
+    console: Console,
+    profile: MarketProfile,
+    outcome: ParkMonth,
+    zero: ZeroCarbonReport,
+    export: Path | None,
+    reconcile: Path | None,
+) -> None:
+    """Print one park's month, write its files and its reconciliation."""
+    result = outcome.settlement
+    if outcome.refused:
+        print_problems(console, outcome.park_id, result, outcome.refused)
+        console.print(
+            f"[red]{outcome.park_id} {outcome.month}: nothing was issued[/] "
+            "(import the missing data, or pass --override-incomplete --by NAME)"
+        )
+        return
+    files = (
+        write_month_statements(
+            export,
+            result,
+            [i.statement for i in outcome.issued],
+            profile,
+            zero_carbon=zero,
+            workers=min(2, os.cpu_count() or 1),
+            park_id=outcome.park_id,
+        )
+        if export is not None
+        else []
+    )
+    print_month(console, outcome, files)
+    print_dr_events(console, result)
+    print_zero_carbon(console, result, zero)
+    if reconcile is not None:
+        operator = read_operator_csv(reconcile)
+        report = reconcile_operator(award_amounts(result.inputs), operator)
+        print_reconciliation(console, report, result.inputs.currency)
+        if export is not None:
+            name = f"{outcome.park_id}_{outcome.month}_reconciliation.csv".replace(":", "_")
+            console.print(f"wrote {write_reconciliation(export / name, report)}")
+
+
+def print_problems(
+    console: Console, park: str, result: MonthSettlement, problems: list[str]
+) -> None:
+    """List what is missing for the park's month."""
     console.print(f"[bold]{park}[/] {result.inputs.month}: {len(problems)} data gaps")
     for line in problems[:20]:
         console.print(f"  - {line}")
@@ -128,10 +175,9 @@ def print_problems(console: Console, park: str, result: MonthSettlement) -> None
         console.print(f"  ... and {len(problems) - 20} more")
 
 
-def print_month(
-    console: Console, result: MonthSettlement, issued: list[Issued], files: list[Path]
-) -> None:
+def print_month(console: Console, outcome: ParkMonth, files: list[Path]) -> None:
     """The market total, each enterprise's and the aggregator's total, and the reconciliation."""
+    result = outcome.settlement
     inputs, w = result.inputs, result.waterfall
     cur = inputs.currency
     names = {e.id: e.name for e in inputs.enterprises}
@@ -141,9 +187,9 @@ def print_month(
         f"total [{cur}]",
         "version",
         "action",
-        title=f"{inputs.market_id} {inputs.month} monthly settlement",
+        title=f"{outcome.park_id} ({inputs.market_id}) {inputs.month} monthly settlement",
     )
-    for item in issued:
+    for item in outcome.issued:
         s = item.statement
         table.add_row(
             s.enterprise_id,
@@ -153,18 +199,43 @@ def print_month(
             item.action,
         )
     console.print(table)
-    parts = sum((i.statement.total for i in issued), start=w.market_total * 0)
-    ok = parts == w.market_total and w.reconciles
-    console.print(f"market total: {w.market_total:,.2f} {cur}")
+    console.print(f"market total: {result.market_total:,.2f} {cur}")
     console.print(f"aggregator total: {w.aggregator_total:,.2f} {cur}")
+    held = ""
+    if result.held_back:
+        held = f" + {outcome.held_back_total:,.2f} {cur} held back for skipped enterprises"
     console.print(
-        f"statements sum: {parts:,.2f} {cur} — "
-        + ("[green]reconciles to the cent[/]" if ok else "[red]DOES NOT reconcile[/]")
+        f"statements sum: {outcome.issued_total:,.2f} {cur}{held} — "
+        + (
+            "[green]reconciles to the cent[/]"
+            if outcome.reconciles
+            else "[red]DOES NOT reconcile[/]"
+        )
     )
-    if not result.complete:
-        console.print(f"[yellow]issued with {len(result.problems())} data gaps (override)[/]")
+    if outcome.override_by is not None and result.blocking_problems():
+        gaps = len(result.blocking_problems())
+        console.print(f"[yellow]issued with {gaps} data gaps (override)[/]")
     for path in files:
         console.print(f"wrote {path}")
+
+
+def print_skipped(
+    console: Console, month: str, outcomes: list[ParkMonth], failed: dict[str, str]
+) -> None:
+    """Every park that issued nothing and every enterprise skipped, with the reason."""
+    rows = [(p, "—", why) for p, why in failed.items()]
+    for o in outcomes:
+        if o.refused:
+            more = f" and {len(o.refused) - 1} more" if len(o.refused) > 1 else ""
+            rows.append((o.park_id, "—", f"park data incomplete: {o.refused[0]}{more}"))
+            continue
+        rows += [(o.park_id, e, why) for e, why in o.skipped.items()]
+    if not rows:
+        return
+    table = Table("park", "enterprise", "reason", title=f"{month}: not settled")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def print_dr_events(console: Console, result: MonthSettlement) -> None:

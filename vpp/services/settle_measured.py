@@ -1,6 +1,6 @@
 """The metered parts of a month: park consumption, behind-the-meter savings, DR events, AGC pay.
 
-Each function is pure and takes the stored series as arguments; ``vpp.db.settlement_store``
+Each function is pure and takes the stored series as arguments; ``vpp.services.measured_month``
 reads them and ``vpp.services.settle_month`` uses the results. A missing reading is never
 filled: it stays NaN, and what could not be computed is returned as a readable problem line,
 so the month is incomplete rather than wrong.

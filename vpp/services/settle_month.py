@@ -17,8 +17,13 @@ of the measured response.
 A month is complete when every day has its statements, every committed interval has a
 meter value and nothing the month needs measured (DR events, AGC, shared savings) is missing;
 otherwise :attr:`MonthSettlement.complete` is False and the caller must not issue unless an
-operator overrides, which the statements then say. This module takes the
-stored data as arguments and returns draft statements; storing them is the caller's job.
+operator overrides, which the statements then say. Problems are told apart by whom they
+concern: an enterprise's own (its meters, DR events, shared savings) only hold up that
+enterprise, which can be skipped, while the park's (a day without statements, AGC, park-wide
+DR events) hold up every statement. An enterprise without a contract in force is always
+skipped; a skipped enterprise's revenue and part of the penalties are held back, on nobody's
+statement. This module takes the stored data as arguments and returns draft statements;
+storing them is the caller's job.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from vpp.domain.demand_response import DrEvent, DrResult
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.market import CarbonGreen, Product
 from vpp.domain.park import Contract, Enterprise
-from vpp.domain.settlement import to_money
+from vpp.domain.settlement import allocate_cents, to_money
 from vpp.domain.timegrid import local_midnight
 from vpp.domain.waterfall import EnterpriseMonth, Waterfall, build_waterfall
 from vpp.domain.zero_carbon import ZeroCarbonReport, unavailable_report, zero_carbon_report
@@ -114,7 +119,12 @@ class MonthInputs:
     agc_amounts: Mapping[tuple[date, str], Decimal] = field(default_factory=dict)
     """AGC mileage pay from measured K per (local day, product) [currency]."""
     data_problems: tuple[str, ...] = ()
-    """What the loader could not measure (BTM savings, AGC performance ...), one line each."""
+    """What the loader could not measure for the park as a whole (AGC performance ...), one
+    line each."""
+    enterprise_problems: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """What the loader could not measure for one enterprise (its BTM savings ...), by id."""
+    park_id: str | None = None
+    """The park settled; it names the aggregator's statement of the park (None: the market's)."""
 
 
 @dataclass(frozen=True)
@@ -133,11 +143,24 @@ class MonthSettlement:
     """Each DR event of the month with its baseline and performance."""
     measure_problems: list[str] = field(default_factory=list)
     """What could not be measured (loader problems and DR events)."""
+    enterprise_problems: dict[str, list[str]] = field(default_factory=dict)
+    """The problems that concern one enterprise only (its meters, DR events, BTM savings)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Enterprises left without a statement this time, with the reason (no contract in force,
+    or incomplete data when settled with ``skip_incomplete``)."""
+    held_back: dict[str, Decimal] = field(default_factory=dict)
+    """What each skipped enterprise's statement would carry before its contract: its market
+    revenue and its part of the penalties [currency]; on no statement until it is settled."""
 
     @property
     def complete(self) -> bool:
         """Every day settled, every committed interval metered, every measurement possible."""
         return not self.missing_days and not self.missing_meter and not self.measure_problems
+
+    @property
+    def market_total(self) -> Decimal:
+        """The month's market result: the issued statements' total plus what is held back."""
+        return self.waterfall.market_total + sum(self.held_back.values(), ZERO)
 
     def problems(self) -> list[str]:
         """What is missing, one readable line each."""
@@ -148,9 +171,26 @@ class MonthSettlement:
         ]
         return out + self.measure_problems
 
+    def park_problems(self) -> list[str]:
+        """What is missing for the park as a whole (days, park meters, AGC, park DR events):
+        every statement of the month depends on it."""
+        mine = {line for lines in self.enterprise_problems.values() for line in lines}
+        return [p for p in self.problems() if p not in mine]
 
-def statement_id(owner: str, market_id: str, month: str) -> str:
-    """The id under which the monthly statement of ``owner`` is stored and versioned."""
+    def blocking_problems(self) -> list[str]:
+        """The park's problems and those of every enterprise that gets a statement."""
+        issued = [e for e in self.enterprise_problems if e not in self.skipped]
+        return self.park_problems() + [p for e in issued for p in self.enterprise_problems[e]]
+
+
+def statement_id(owner: str, market_id: str, month: str, park_id: str | None = None) -> str:
+    """The id under which the monthly statement of ``owner`` is stored and versioned.
+
+    Enterprise ids are unique across parks; the aggregator has one statement per park, so with
+    ``park_id`` its id names the park (``aggregator:<park>:<market>:<month>``).
+    """
+    if owner == AGGREGATOR and park_id is not None:
+        return f"{owner}:{park_id}:{market_id}:{month}"
     return f"{owner}:{market_id}:{month}"
 
 
@@ -210,22 +250,100 @@ def measure_delivery(inputs: MonthInputs) -> tuple[pd.DataFrame, dict[str, int]]
     return daily[columns], missing
 
 
-def settle_month(inputs: MonthInputs) -> MonthSettlement:
+def settle_month(inputs: MonthInputs, *, skip_incomplete: bool = False) -> MonthSettlement:
     """Aggregate the stored days of a month into monthly draft statements.
+
+    An enterprise without a contract in force at the month's start gets no statement; with
+    ``skip_incomplete`` neither does one whose own data is incomplete (its meters, DR events,
+    BTM savings). A skipped enterprise is listed with the reason in
+    :attr:`MonthSettlement.skipped`; its market revenue and its pro-rata part of the penalties
+    are held back (:attr:`MonthSettlement.held_back`), so the others' statements and the
+    aggregator's are exactly what they would be with it settled.
 
     Parameters
     ----------
     inputs : MonthInputs
         The month's stored day statements, contracts, setpoints and meter readings.
+    skip_incomplete : bool
+        Leave out enterprises with data problems of their own instead of issuing them.
 
     Returns
     -------
     MonthSettlement
-        Waterfall, one draft statement per enterprise plus the aggregator's, the daily
+        Waterfall, one draft statement per settled enterprise plus the aggregator's, the daily
         committed/delivered energy [MWh] and what was missing.
     """
     days = month_days(inputs.month)
     ids = [e.id for e in inputs.enterprises]
+    revenue, gains, losses, missing_days = _day_results(inputs, days, ids)
+    dr_results, dr_problems = _dr_by_owner(inputs)
+    for result in dr_results:
+        owner, amount = result.event.enterprise_id, result.performance.amount
+        if owner in revenue:
+            per = revenue[owner]
+            per[result.event.product_id] = per.get(result.event.product_id, ZERO) + amount
+        elif amount > 0:
+            gains += amount  # a park-wide event has no tenant to attribute it to
+        else:
+            losses += amount
+    daily, missing_meter = measure_delivery(inputs)
+    months = _enterprise_months(inputs, ids, revenue, daily)
+    own = _own_problems(inputs, ids, missing_meter, dr_problems)
+    skipped = {e: f"no contract in force on {days[0].isoformat()}" for e in ids}
+    skipped = {e: why for e, why in skipped.items() if e not in inputs.contracts}
+    if skip_incomplete:
+        for e in ids:
+            if own.get(e) and e not in skipped:
+                skipped[e] = f"incomplete data: {'; '.join(own[e][:3])}" + (
+                    f" and {len(own[e]) - 3} more" if len(own[e]) > 3 else ""
+                )
+    held_penalties = _penalties_held_back(to_money(losses), months, skipped)
+    waterfall = build_waterfall(
+        [m for m in months if m.enterprise_id not in skipped],
+        inputs.contracts,
+        penalties=to_money(losses) - sum(held_penalties.values(), ZERO),
+        unattributed=to_money(gains),
+        product_labels=inputs.product_labels,
+    )
+    held_back = {
+        m.enterprise_id: sum((to_money(v) for v in m.revenue.values()), ZERO)
+        + held_penalties.get(m.enterprise_id, ZERO)
+        for m in months
+        if m.enterprise_id in skipped
+    }
+    statements = [
+        _statement(e, inputs, days, waterfall.enterprise_lines[e]) for e in ids if e not in skipped
+    ]
+    statements.append(_statement(AGGREGATOR, inputs, days, waterfall.aggregator_lines))
+    problems = [
+        *(p for e in ids for p in inputs.enterprise_problems.get(e, ())),
+        *inputs.data_problems,
+        *(line for _, line in dr_problems),
+    ]
+    return MonthSettlement(
+        inputs,
+        waterfall,
+        statements,
+        daily,
+        missing_days,
+        missing_meter,
+        dr_results,
+        problems,
+        enterprise_problems={e: lines for e, lines in own.items() if lines},
+        skipped=skipped,
+        held_back=held_back,
+    )
+
+
+def _day_results(
+    inputs: MonthInputs, days: list[date], ids: list[str]
+) -> tuple[dict[str, dict[str, Decimal]], Decimal, Decimal, list[date]]:
+    """Market revenue per enterprise and product from the day statements, the days' residual
+    gains and losses (deviation) [currency], and the days without statements.
+
+    Every enterprise of the park counts here, skipped or not, so the deviation is the same
+    whoever gets a statement.
+    """
     revenue: dict[str, dict[str, Decimal]] = {e: {} for e in ids}
     gains, losses = ZERO, ZERO
     missing_days = []
@@ -244,17 +362,15 @@ def settle_month(inputs: MonthInputs) -> MonthSettlement:
                     attributed += line.amount
         residual = sum((s.total for s in stored), ZERO) - attributed
         gains, losses = (gains + residual, losses) if residual > 0 else (gains, losses + residual)
-    dr_results, dr_problems = measure_dr_events(inputs)
-    for result in dr_results:
-        owner, amount = result.event.enterprise_id, result.performance.amount
-        if owner in revenue:
-            per = revenue[owner]
-            per[result.event.product_id] = per.get(result.event.product_id, ZERO) + amount
-        elif amount > 0:
-            gains += amount  # a park-wide event has no tenant to attribute it to
-        else:
-            losses += amount
-    daily, missing_meter = measure_delivery(inputs)
+    return revenue, gains, losses, missing_days
+
+
+def _enterprise_months(
+    inputs: MonthInputs,
+    ids: list[str],
+    revenue: dict[str, dict[str, Decimal]],
+    daily: pd.DataFrame,
+) -> list[EnterpriseMonth]:
     totals = daily.groupby(level="enterprise_id").sum() if len(daily) else daily
     months = []
     for e in ids:
@@ -270,31 +386,64 @@ def settle_month(inputs: MonthInputs) -> MonthSettlement:
                 btm_savings=inputs.btm_savings.get(e),
             )
         )
-    waterfall = build_waterfall(
-        months,
-        inputs.contracts,
-        penalties=to_money(losses),
-        unattributed=to_money(gains),
-        product_labels=inputs.product_labels,
-    )
-    statements = [_statement(e, inputs, days, waterfall.enterprise_lines[e]) for e in ids]
-    statements.append(_statement(AGGREGATOR, inputs, days, waterfall.aggregator_lines))
-    problems = [*inputs.data_problems, *dr_problems]
-    return MonthSettlement(
-        inputs, waterfall, statements, daily, missing_days, missing_meter, dr_results, problems
-    )
+    return months
+
+
+def _own_problems(
+    inputs: MonthInputs,
+    ids: list[str],
+    missing_meter: dict[str, int],
+    dr_problems: list[tuple[str | None, str]],
+) -> dict[str, list[str]]:
+    """Per enterprise: its assets' meter gaps, its BTM savings and DR events that failed."""
+    own: dict[str, list[str]] = {e: [] for e in ids}
+    for asset, n in sorted(missing_meter.items()):
+        owner = inputs.asset_owner.get(asset)
+        if owner in own:
+            own[owner].append(f"{asset}: {n} committed intervals without meter data")
+    for e in ids:
+        own[e] += inputs.enterprise_problems.get(e, ())
+    for owner, line in dr_problems:
+        if owner in own:
+            own[owner].append(line)
+    return own
+
+
+def _penalties_held_back(
+    penalties: Decimal, months: list[EnterpriseMonth], skipped: Mapping[str, str]
+) -> dict[str, Decimal]:
+    """The part of ``penalties`` [currency, <= 0] each skipped enterprise would bear: the
+    penalties split pro rata to every enterprise's shortfall, as the waterfall splits them."""
+    short = {m.enterprise_id: m.shortfall_mwh for m in months if m.shortfall_mwh > 0}
+    if penalties == 0 or not short or not set(short) & set(skipped):
+        return {}
+    split = allocate_cents(penalties, short)
+    return {e: amount for e, amount in split.items() if e in skipped}
 
 
 def measure_dr_events(inputs: MonthInputs) -> tuple[list[DrResult], list[str]]:
     """The month's DR events settled on their consumption meters, and what was missing."""
-    return settle_dr_events(
-        inputs.dr_events,
-        inputs.dr_history,
-        inputs.consumption_mw,
-        inputs.dr_products,
-        inputs.timezone,
-        inputs.interval_minutes,
-    )
+    results, problems = _dr_by_owner(inputs)
+    return results, [line for _, line in problems]
+
+
+def _dr_by_owner(inputs: MonthInputs) -> tuple[list[DrResult], list[tuple[str | None, str]]]:
+    """The month's DR events settled, and what was missing with the event's owner (None =
+    the park), in event order."""
+    results: list[DrResult] = []
+    problems: list[tuple[str | None, str]] = []
+    for event in inputs.dr_events:
+        settled, missing = settle_dr_events(
+            [event],
+            inputs.dr_history,
+            inputs.consumption_mw,
+            inputs.dr_products,
+            inputs.timezone,
+            inputs.interval_minutes,
+        )
+        results += settled
+        problems += [(event.enterprise_id, line) for line in missing]
+    return results, problems
 
 
 def with_override_note(statement: Statement, by: str, problems: list[str]) -> Statement:
@@ -311,7 +460,7 @@ def _statement(
     owner: str, inputs: MonthInputs, days: list[date], lines: list[StatementLine]
 ) -> Statement:
     return Statement(
-        id=statement_id(owner, inputs.market_id, inputs.month),
+        id=statement_id(owner, inputs.market_id, inputs.month, inputs.park_id),
         enterprise_id=owner,
         market_id=inputs.market_id,
         period_start=days[0],

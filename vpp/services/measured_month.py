@@ -1,11 +1,12 @@
-"""Reading what settlement measures beyond the enrolled assets' telemetry, for one month.
+"""Reading what settlement measures beyond the enrolled assets' telemetry, for one park month.
 
 :func:`load_measured` reads the park's consumption meters (per interval means, from the DR
-baselines' look-back to the month's end), computes park consumption and the metered bill
-savings of shared-savings tenants, lists the stored DR events of the month and of the
-look-back, and scores the stored AGC commands against the measured response to price the AGC
-awards with the K value. Everything it cannot measure is returned as a problem line;
-:func:`vpp.db.settlement_store.load_month` puts the result into ``MonthInputs``.
+baselines' look-back to the month's end) through the settlement ports, computes park
+consumption and the metered bill savings of shared-savings tenants, lists the stored DR events
+of the month and of the look-back, and scores the stored AGC commands of the park's assets
+against the measured response to price the AGC awards with the K value. Everything it cannot
+measure is returned as a problem line, per tenant where it concerns one tenant only;
+:func:`vpp.services.park_month_inputs.load_park_month` puts the result into ``MonthInputs``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from sqlmodel import Session
 
-from vpp.db.repositories import (
-    AgcSetpointRepository,
-    ConsumptionRepository,
-    DrEventRepository,
-    TelemetryRepository,
-)
 from vpp.domain.agc import KParams
 from vpp.domain.assets import BatterySpec
 from vpp.domain.bids import Award
@@ -30,6 +24,12 @@ from vpp.domain.demand_response import DrEvent
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.market import MarketProfile
 from vpp.domain.park import Contract, EnrolledAsset
+from vpp.domain.settlement_ports import (
+    AgcCommandLog,
+    ConsumptionMeters,
+    DeviceMeters,
+    SettlementStores,
+)
 from vpp.domain.timegrid import local_midnight
 from vpp.services.settle_measured import (
     agc_day_amount,
@@ -56,10 +56,13 @@ class MeasuredMonth:
     dr_history: list[DrEvent]
     agc_amounts: dict[tuple[date, str], Decimal]
     problems: tuple[str, ...]
+    """What could not be measured for the park as a whole (AGC performance)."""
+    enterprise_problems: dict[str, tuple[str, ...]]
+    """What could not be measured for one tenant (its shared savings), by enterprise id."""
 
 
 def load_measured(
-    session: Session,
+    stores: SettlementStores,
     park_id: str,
     month: str,
     assets: list[EnrolledAsset],
@@ -71,13 +74,13 @@ def load_measured(
     tz = profile.timezone
     days = month_days(month)
     grid = month_intervals(month, tz, profile.interval_minutes)
-    meters, load_quality = _consumption(session, park_id, grid, profile)
+    meters, load_quality = _consumption(stores.consumption, park_id, grid, profile)
     in_month = {k: v.reindex(grid) for k, v in meters.items()}
     tenants = {k: v for k, v in in_month.items() if k is not None}
-    telemetry = TelemetryRepository(session)
+    telemetry = stores.telemetry
     savings, btm_problems = _btm_savings(telemetry, assets, contracts, in_month, grid, profile)
-    agc, agc_problems = _agc_amounts(session, telemetry, assets, awarded, profile)
-    events = DrEventRepository(session)
+    agc, agc_problems = _agc_amounts(stores.agc, telemetry, assets, awarded, profile)
+    events = stores.dr_events
     start = local_midnight(days[0], tz).to_pydatetime()
     end = local_midnight(days[-1] + timedelta(days=1), tz).to_pydatetime()
     look_back = local_midnight(days[0] - timedelta(days=LOOKBACK_DAYS), tz).to_pydatetime()
@@ -89,16 +92,16 @@ def load_measured(
         dr_events=events.list_for_park(park_id, start, end),
         dr_history=events.list_for_park(park_id, look_back, end),
         agc_amounts=agc,
-        problems=(*btm_problems, *agc_problems),
+        problems=tuple(agc_problems),
+        enterprise_problems={e: tuple(lines) for e, lines in btm_problems.items() if lines},
     )
 
 
 def _consumption(
-    session: Session, park_id: str, grid: pd.DatetimeIndex, profile: MarketProfile
+    repo: ConsumptionMeters, park_id: str, grid: pd.DatetimeIndex, profile: MarketProfile
 ) -> tuple[dict[str | None, pd.Series], frozenset[str]]:
     """Each consumption meter's mean reading per market interval [MW], from the DR look-back
     to the month's end, keyed by enterprise (None = park meter), and the readings' quality."""
-    repo = ConsumptionRepository(session)
     step = f"{profile.interval_minutes}min"
     first = local_midnight(
         grid[0].tz_convert(profile.timezone).date() - timedelta(days=LOOKBACK_DAYS),
@@ -119,18 +122,19 @@ def _consumption(
 
 
 def _btm_savings(
-    telemetry: TelemetryRepository,
+    telemetry: DeviceMeters,
     assets: list[EnrolledAsset],
     contracts: dict[str, Contract],
     meters: dict[str | None, pd.Series],
     grid: pd.DatetimeIndex,
     profile: MarketProfile,
-) -> tuple[dict[str, Decimal], list[str]]:
-    """Metered bill savings of every tenant on a ``shared_savings`` contract [currency]."""
+) -> tuple[dict[str, Decimal], dict[str, list[str]]]:
+    """Metered bill savings of every tenant on a ``shared_savings`` contract [currency], and
+    per tenant why they cannot be computed."""
     step = f"{profile.interval_minutes}min"
     start, end = grid[0].to_pydatetime(), (grid[-1] + pd.Timedelta(step)).to_pydatetime()
     savings: dict[str, Decimal] = {}
-    problems: list[str] = []
+    problems: dict[str, list[str]] = {}
     for owner, contract in contracts.items():
         if contract.scheme != "shared_savings":
             continue
@@ -154,7 +158,7 @@ def _btm_savings(
             profile.timezone,
             profile.interval_minutes,
         )
-        problems += found
+        problems[owner] = found
         if value is not None:
             savings[owner] = value
     return savings, problems
@@ -168,14 +172,13 @@ def agc_products(profile: MarketProfile) -> frozenset[str]:
 
 
 def _agc_amounts(
-    session: Session,
-    telemetry: TelemetryRepository,
+    commands: AgcCommandLog,
+    telemetry: DeviceMeters,
     assets: list[EnrolledAsset],
     awarded: dict[date, list[Award]],
     profile: MarketProfile,
 ) -> tuple[dict[tuple[date, str], Decimal], list[str]]:
     """AGC mileage pay per (day, product) from the stored commands and measured response."""
-    commands = AgcSetpointRepository(session)
     rated = {a.spec.id: a.spec.power_mw for a in assets if isinstance(a.spec, BatterySpec)}
     amounts: dict[tuple[date, str], Decimal] = {}
     problems: list[str] = []
