@@ -72,6 +72,11 @@ CALLS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
         "/v1/enterprises/ent-a/consents/1/revoke",
         {},
     ),
+    ("GET", ENT + "/consumption"): ("/v1/enterprises/ent-a/consumption", {"params": DAY}),
+    ("POST", ENT + "/consumption"): (
+        "/v1/enterprises/ent-a/consumption",
+        {"content": "timestamp,power_mw\n2026-03-02T00:00:00Z,1.5\n"},
+    ),
     ("GET", ENT + "/statements"): ("/v1/enterprises/ent-a/statements", {}),
     ("GET", ENT + "/statements/{statement_id}"): ("/v1/enterprises/ent-a/statements/st-a-1", {}),
     ("GET", ENT + "/earnings"): (
@@ -121,6 +126,12 @@ def _seed_owner(client: TestClient, world: World) -> None:
         "/v1/enterprises/ent-a/assets/a-bat-1/telemetry", json=POINTS, headers=world.ent_a
     )
     assert telemetry.status_code == 200
+    consumption = client.post(
+        "/v1/enterprises/ent-a/consumption",
+        content="timestamp,power_mw\n2026-03-02T00:00:00Z,2.5\n",
+        headers={**world.ent_a, "Content-Type": "text/csv"},
+    )
+    assert consumption.status_code == 200, consumption.text
     with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
         StatementRepository(session).save_draft(STATEMENT)
         StatementRepository(session).issue("ent-a", "st-a-1", at=datetime(2026, 3, 3, tzinfo=UTC))

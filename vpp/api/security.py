@@ -26,7 +26,13 @@ AUDIENCE = "parkvpp-api"
 
 READ = ("assets:read", "agreements:read", "telemetry:read", "statements:read")
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
-    "enterprise": (*READ, "assets:write", "agreements:write", "telemetry:write"),
+    "enterprise": (
+        *READ,
+        "assets:write",
+        "agreements:write",
+        "telemetry:write",
+        "consumption:write",
+    ),
     "operator": (
         *READ,
         "assets:verify",
@@ -37,8 +43,18 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         "audit:read",
         "pipeline:read",
         "bids:approve",
+        "market_data:read",
+        "market_data:write",
+        "consumption:write",
     ),
-    "settlement": (*READ, "parks:read", "portfolio:read", "audit:read", "pipeline:read"),
+    "settlement": (
+        *READ,
+        "parks:read",
+        "portfolio:read",
+        "audit:read",
+        "pipeline:read",
+        "market_data:read",
+    ),
     "admin": (
         *READ,
         "assets:verify",
@@ -52,6 +68,9 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         "keys:admin",
         "pipeline:read",
         "bids:approve",
+        "market_data:read",
+        "market_data:write",
+        "consumption:write",
     ),
 }
 """What each role may do; a key or token carries a subset of its role's scopes."""
