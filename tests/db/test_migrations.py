@@ -36,7 +36,7 @@ def test_upgrade_builds_the_metadata_schema(fresh_url: str) -> None:
     assert current_revision(fresh_url) is None
     upgrade(fresh_url)
     upgrade(fresh_url)  # a second run has nothing to do
-    assert current_revision(fresh_url) == head_revision() == "0006_live_service"
+    assert current_revision(fresh_url) == head_revision() == "0007_park_scopes"
     assert _diffs(fresh_url) == []
     assert _tables(fresh_url) == set(metadata.tables) | {"alembic_version"}
 

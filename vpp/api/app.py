@@ -22,6 +22,7 @@ from vpp.api.routes import (
     parks,
     pipeline,
     portfolio,
+    settlements,
     statements,
     telemetry,
 )
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry,
         market_data,
         statements,
+        settlements,
         portfolio,
         pipeline,
         operations,

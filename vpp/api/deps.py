@@ -3,6 +3,8 @@
 ``tenant(scope)`` (``TenantRead``, ``TenantWrite`` ...) is the guard of every ``/v1/enterprises/{enterprise_id}/...`` route: an enterprise
 credential only reaches its own enterprise, and any other id answers 404 exactly like an id
 that does not exist. The repositories then filter by that enterprise id in SQL as well.
+Likewise :func:`park_access` (and the ``park(scope)`` dependency) on ``/v1/parks/{park_id}/...``
+routes: a key limited to parks answers 404 on any other park.
 """
 
 from __future__ import annotations
@@ -94,7 +96,12 @@ def _from_key(engine: Engine, presented: str) -> Principal:
     if not record.usable_at(datetime.now(UTC)):
         raise AuthenticationError("API key revoked or expired", hint="ask an admin for a new key")
     return Principal(
-        record.id, record.role, record.enterprise_id, frozenset(record.scopes), "api_key"
+        record.id,
+        record.role,
+        record.enterprise_id,
+        frozenset(record.scopes),
+        "api_key",
+        _parks(record.park_ids),
     )
 
 
@@ -104,11 +111,25 @@ def _from_token(engine: Engine, token: str, secret: str) -> Principal:
         record = ApiKeyRepository(session).find(claimed.key_id)
     if record is None or not record.usable_at(datetime.now(UTC)):
         raise AuthenticationError("the key behind this token is revoked or expired")
-    if record.role != claimed.role or record.enterprise_id != claimed.enterprise_id:
+    parks = _parks(record.park_ids)
+    if (
+        record.role != claimed.role
+        or record.enterprise_id != claimed.enterprise_id
+        or parks != claimed.park_ids
+    ):
         raise AuthenticationError("token claims do not match its key")
     return Principal(
-        record.id, record.role, record.enterprise_id, claimed.scopes & set(record.scopes), "bearer"
+        record.id,
+        record.role,
+        record.enterprise_id,
+        claimed.scopes & set(record.scopes),
+        "bearer",
+        parks,
     )
+
+
+def _parks(park_ids: tuple[str, ...] | None) -> frozenset[str] | None:
+    return None if park_ids is None else frozenset(park_ids)
 
 
 Caller = Annotated[Principal, Depends(authenticate)]
@@ -147,6 +168,33 @@ def tenant(scope: str) -> Callable[..., TenantCall]:
         if principal.enterprise_id is not None and principal.enterprise_id != enterprise_id:
             raise NotFoundError(f"enterprise {enterprise_id} not found")
         return TenantCall(check(principal), enterprise_id)
+
+    return dependency
+
+
+def park_access(principal: Principal, park_id: str) -> None:
+    """Refuse a credential limited to other parks with 404, like a park that does not exist."""
+    if principal.park_ids is not None and park_id not in principal.park_ids:
+        raise NotFoundError(f"park {park_id} not found")
+
+
+@dataclass(frozen=True, slots=True)
+class ParkCall:
+    """A caller admitted to one park's resources."""
+
+    principal: Principal
+    park_id: str
+
+
+def park(scope: str) -> Callable[..., ParkCall]:
+    """A dependency admitting ``scope`` holders to the park named in the path."""
+    check = require(scope)
+
+    def dependency(
+        park_id: Annotated[str, Path(min_length=1, max_length=64)], principal: Caller
+    ) -> ParkCall:
+        park_access(principal, park_id)
+        return ParkCall(check(principal), park_id)
 
     return dependency
 

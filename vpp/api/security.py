@@ -3,7 +3,8 @@
 An API key reads ``vpp_<id>.<secret>``: the id is public and names the stored row, the secret
 (256 random bits) is shown once and kept only as its SHA-256, compared in constant time. A
 bearer token is an HS256 JWT minted from a key (OAuth2 client-credentials style); it names the
-key, so revoking or rotating the key also ends its tokens.
+key, so revoking or rotating the key also ends its tokens. A key limited to parks carries them
+into its tokens (claim ``parks``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ ISSUER = "parkvpp"
 AUDIENCE = "parkvpp-api"
 
 READ = ("assets:read", "agreements:read", "telemetry:read", "statements:read")
+SETTLE = ("settlements:read", "settlements:issue")
+"""A park's monthly statements: list and download them, issue a month."""
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "enterprise": (
         *READ,
@@ -54,6 +57,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         "audit:read",
         "pipeline:read",
         "market_data:read",
+        *SETTLE,
     ),
     "admin": (
         *READ,
@@ -68,6 +72,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         "keys:admin",
         "pipeline:read",
         "bids:approve",
+        *SETTLE,
         "market_data:read",
         "market_data:write",
         "consumption:write",
@@ -78,13 +83,15 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key behind the credential, its role, tenant and scopes."""
+    """Who is calling: the key behind the credential, its role, tenant, scopes and parks."""
 
     key_id: str
     role: str
     enterprise_id: str | None
     scopes: frozenset[str]
     via: Literal["api_key", "bearer", "bootstrap"]
+    park_ids: frozenset[str] | None = None
+    """The parks a park-limited key reaches; None: every park."""
 
     @property
     def actor(self) -> str:
@@ -140,6 +147,8 @@ def issue_token(principal: Principal, secret: str, now: datetime, ttl_s: int) ->
         "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
         "jti": secrets.token_hex(8),
     }
+    if principal.park_ids is not None:
+        claims["parks"] = sorted(principal.park_ids)
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -158,10 +167,14 @@ def read_token(token: str, secret: str) -> Principal:
         raise AuthenticationError("bearer token expired", hint="request a new token") from exc
     except jwt.InvalidTokenError as exc:
         raise AuthenticationError(f"invalid bearer token: {exc}") from exc
+    parks = claims.get("parks")
+    if parks is not None and not isinstance(parks, list):
+        raise AuthenticationError("invalid bearer token: parks is not a list")
     return Principal(
         key_id=str(claims["sub"]),
         role=str(claims.get("role", "")),
         enterprise_id=claims.get("ent"),
         scopes=frozenset(str(claims.get("scope", "")).split()),
         via="bearer",
+        park_ids=None if parks is None else frozenset(str(p) for p in parks),
     )

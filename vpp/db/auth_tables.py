@@ -5,7 +5,8 @@ convention applies) and are created by migration ``0002_api_keys_outages``.
 
 * An API key row stores only the SHA-256 of the secret; the secret is shown once at creation.
   ``id`` is the public half of the key, so a lookup is by primary key and the comparison of
-  hashes is constant-time.
+  hashes is constant-time. ``park_ids`` (migration ``0007_park_scopes``) limits an operator or
+  settlement key to those parks; NULL means every park.
 * An outage is a dated window during which an asset cannot be dispatched (maintenance, a
   production run); daily availability windows stay in the asset spec.
 """
@@ -39,6 +40,7 @@ class ApiKeyRow(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     replaced_by: str | None = Field(default=None, max_length=ID)
+    park_ids: list[str] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class AssetOutageRow(SQLModel, table=True):

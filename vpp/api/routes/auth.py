@@ -44,7 +44,7 @@ FORM_SCHEMA = {
     openapi_extra=FORM_SCHEMA,
 )
 async def token(request: Request, engine: EngineDep, settings: ApiSettingsDep) -> TokenResponse:
-    """A short-lived JWT carrying the key's role, tenant and (a subset of) its scopes."""
+    """A short-lived JWT carrying the key's role, tenant, parks and (a subset of) its scopes."""
     client = request.client.host if request.client else "unknown"
     request.app.state.rate_limiter.hit(f"token:{client}")
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
@@ -64,7 +64,10 @@ async def token(request: Request, engine: EngineDep, settings: ApiSettingsDep) -
     wanted = set(form["scope"].split()) if form.get("scope") else set(record.scopes)
     if extra := sorted(wanted - set(record.scopes)):
         raise InvalidInputError(f"the key does not hold scopes {extra}")
-    principal = Principal(record.id, record.role, record.enterprise_id, frozenset(wanted), "bearer")
+    parks = None if record.park_ids is None else frozenset(record.park_ids)
+    principal = Principal(
+        record.id, record.role, record.enterprise_id, frozenset(wanted), "bearer", parks
+    )
     signed = issue_token(principal, request.app.state.jwt_secret, now, settings.token_ttl_s)
     return TokenResponse(
         access_token=signed, expires_in=settings.token_ttl_s, scope=" ".join(sorted(wanted))

@@ -1,7 +1,8 @@
 """API key administration: create (secret shown once), list, rotate and revoke.
 
 Admins manage every key; any caller may rotate or revoke the key it authenticates with.
-Every change is written to the audit log without the secret.
+Operator and settlement keys may be limited to parks (``park_ids``); a rotated key keeps its
+role, tenant, scopes and parks. Every change is written to the audit log without the secret.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from vpp.domain.errors import InvalidInputError
 
 router = APIRouter(prefix="/v1/api-keys", tags=["auth"])
 Admin = Annotated[Principal, Depends(require("keys:admin"))]
+PARK_LIMITED_ROLES = ("operator", "settlement")
 
 
 def _public(record: ApiKeyRecord) -> ApiKeyPublic:
     found = asdict(record)
     found.pop("secret_sha256")
     found["scopes"] = list(record.scopes)
+    found["park_ids"] = None if record.park_ids is None else list(record.park_ids)
     return ApiKeyPublic(**found)
 
 
@@ -40,6 +43,11 @@ def _new_record(body: ApiKeyCreate, by: Principal, now: datetime) -> tuple[ApiKe
         raise InvalidInputError(f"role {body.role} cannot hold scopes {unknown}")
     if (body.role == "enterprise") != (body.enterprise_id is not None):
         raise InvalidInputError("enterprise keys, and only they, name an enterprise_id")
+    if body.park_ids is not None and body.role not in PARK_LIMITED_ROLES:
+        raise InvalidInputError(
+            f"a {body.role} key cannot be limited to parks",
+            hint=f"park_ids is for {' and '.join(PARK_LIMITED_ROLES)} keys",
+        )
     key = generate_key()
     record = ApiKeyRecord(
         id=key.key_id,
@@ -51,6 +59,7 @@ def _new_record(body: ApiKeyCreate, by: Principal, now: datetime) -> tuple[ApiKe
         created_at=now,
         created_by=by.actor,
         expires_at=body.expires_at,
+        park_ids=None if body.park_ids is None else tuple(sorted(set(body.park_ids))),
     )
     return record, key.token
 

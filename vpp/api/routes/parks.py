@@ -1,4 +1,7 @@
-"""Parks and enterprises: operators register a park with its tenants; tenants read their own."""
+"""Parks and enterprises: operators register a park with its tenants; tenants read their own.
+
+A key limited to parks reads and writes only those (any other park answers 404).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
-from vpp.api.deps import JSON_BODY, EngineDep, TenantRead, require
+from vpp.api.deps import JSON_BODY, EngineDep, TenantRead, park_access, require
 from vpp.api.security import Principal
 from vpp.db.engine import session_scope
 from vpp.db.repositories import AuditRepository, ParkRepository
@@ -39,6 +42,7 @@ def put_park(
     operator: Annotated[Principal, Depends(require("parks:write"))],
 ) -> Park:
     """Insert or replace the park, its enterprises and their sites."""
+    park_access(operator, park_id)
     if park.id != park_id:
         raise InvalidInputError(f"body id {park.id} differs from path id {park_id}")
     with session_scope(engine) as session:
@@ -56,9 +60,10 @@ def put_park(
 def get_park(
     park_id: str,
     engine: EngineDep,
-    _: Annotated[Principal, Depends(require("parks:read"))],
+    caller: Annotated[Principal, Depends(require("parks:read"))],
 ) -> Park:
     """The park with its enterprises and sites."""
+    park_access(caller, park_id)
     with session_scope(engine) as session:
         return ParkRepository(session).get(park_id)
 

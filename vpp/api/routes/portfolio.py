@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from vpp.api.deps import EngineDep, require
+from vpp.api.deps import EngineDep, park_access, require
 from vpp.api.schemas.portfolio import AssetFlexPublic, EnvelopeIntervalPublic, PortfolioEnvelope
 from vpp.api.security import Principal
 from vpp.db.engine import session_scope
@@ -25,7 +25,7 @@ def portfolio(
     park_id: str,
     request: Request,
     engine: EngineDep,
-    _: Annotated[Principal, Depends(require("portfolio:read"))],
+    caller: Annotated[Principal, Depends(require("portfolio:read"))],
     day: Annotated[date, Query(description="Delivery day in market time.")],
     product: Annotated[str, Query(max_length=64, description="Product id of the market.")],
     include_unverified: Annotated[
@@ -35,8 +35,9 @@ def portfolio(
     """MW up/down and MWh per interval; assets without consent or verification are excluded.
 
     The sums never exceed the park connection's range (import + export limit); intervals where
-    that cap binds are marked ``capped``.
+    that cap binds are marked ``capped``. A key limited to other parks answers 404.
     """
+    park_access(caller, park_id)
     with session_scope(engine) as session:
         park = ParkRepository(session).get(park_id)
         profile = load_market_profile(park.market_id, request.app.state.settings.config_dir)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -11,7 +11,8 @@ Role = Literal["enterprise", "operator", "settlement", "admin"]
 
 
 class ApiKeyCreate(BaseModel):
-    """A key for one role; enterprise keys name their enterprise."""
+    """A key for one role; enterprise keys name their enterprise; operator and settlement keys
+    may be limited to parks."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -27,6 +28,13 @@ class ApiKeyCreate(BaseModel):
         default=None, description="A subset of the role's scopes; all of them when omitted."
     )
     expires_at: AwareDatetime | None = None
+    park_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Operator and settlement keys only: the parks the key reaches; every park "
+        "when omitted.",
+    )
 
 
 class ApiKeyRotate(BaseModel):
@@ -50,6 +58,9 @@ class ApiKeyPublic(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     replaced_by: str | None
+    park_ids: list[str] | None = Field(
+        default=None, description="The parks the key reaches; null: every park."
+    )
 
 
 class ApiKeyCreated(ApiKeyPublic):

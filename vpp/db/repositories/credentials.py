@@ -2,7 +2,8 @@
 
 The repository never sees a secret in clear; the API hashes it and asks for the row by the
 key's public id. Revocation and rotation are timestamps on the row, so the audit log and a
-token minted from a key can both be checked against it later.
+token minted from a key can both be checked against it later. A key may be limited to parks
+(``park_ids``); None reaches every park.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from sqlmodel import Session, col, select
 
 from vpp.db.auth_tables import ApiKeyRow
 from vpp.db.engine import flush_or_conflict
-from vpp.db.tables import EnterpriseRow
+from vpp.db.tables import EnterpriseRow, ParkRow
 from vpp.domain.errors import ConflictError, NotFoundError
 
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
-    """A stored key without its secret; ``enterprise_id`` is set for enterprise keys only."""
+    """A stored key without its secret; ``enterprise_id`` is set for enterprise keys only,
+    ``park_ids`` for keys limited to those parks (None: every park)."""
 
     id: str
     secret_sha256: str
@@ -33,6 +35,7 @@ class ApiKeyRecord:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     replaced_by: str | None = None
+    park_ids: tuple[str, ...] | None = None
 
     def usable_at(self, at: datetime) -> bool:
         """Whether the key authenticates at instant ``at``."""
@@ -48,12 +51,16 @@ class ApiKeyRepository:
         self.session = session
 
     def add(self, key: ApiKeyRecord) -> None:
-        """Store a new key; an enterprise key needs an existing enterprise."""
+        """Store a new key; an enterprise key needs an existing enterprise, a park-limited
+        key existing parks."""
         if (
             key.enterprise_id is not None
             and self.session.get(EnterpriseRow, key.enterprise_id) is None
         ):
             raise NotFoundError(f"enterprise {key.enterprise_id} not found")
+        for park_id in key.park_ids or ():
+            if self.session.get(ParkRow, park_id) is None:
+                raise NotFoundError(f"park {park_id} not found", hint="register the park first")
         self.session.add(
             ApiKeyRow(
                 id=key.id,
@@ -66,6 +73,7 @@ class ApiKeyRepository:
                 created_by=key.created_by,
                 expires_at=key.expires_at,
                 revoked_at=key.revoked_at,
+                park_ids=None if key.park_ids is None else list(key.park_ids),
             )
         )
         flush_or_conflict(self.session, f"cannot add API key {key.id}")
@@ -131,4 +139,5 @@ def _record(row: ApiKeyRow) -> ApiKeyRecord:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         replaced_by=row.replaced_by,
+        park_ids=None if row.park_ids is None else tuple(row.park_ids),
     )
