@@ -136,7 +136,7 @@ def secret_matches(secret: str, stored_sha256: str) -> bool:
 
 def issue_token(principal: Principal, secret: str, now: datetime, ttl_s: int) -> str:
     """A signed bearer token for ``principal``, valid ``ttl_s`` seconds from ``now``."""
-    claims = {
+    claims: dict[str, object] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": principal.key_id,
