@@ -1,5 +1,6 @@
 """Killing the pipeline mid-run: the real ``vpp pipeline advance`` in a subprocess, a real exchange.
 
+The sample park is imported into the database first (``vpp park import``), as an operator would.
 The exchange (HTTP on loopback, signed requests) takes the bid set and then holds its answer;
 the test kills the pipeline process with SIGKILL while it waits. Started again, the pipeline
 finds the submission not recorded, submits again under the same idempotency key, and gets the
@@ -25,7 +26,7 @@ from tests.jobs.conftest import DAY
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.job_tables import PipelineRunRow, PipelineStageRow
 from vpp.domain.ports import FixedClock
-from vpp.services.park_file import ParkData
+from vpp.services.park_file import SAMPLE_PARK, ParkData
 from vpp.settings import REPO_CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,6 +73,16 @@ def test_a_pipeline_killed_while_submitting_resumes_and_submits_once(
 ) -> None:
     exchange, url = loopback
     env = _environment(tmp_path, url)
+    imported = subprocess.run(
+        [sys.executable, "-m", "vpp", "park", "import", str(SAMPLE_PARK)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
     exchange.faults.block_next_submission(after_commit=True)
     process = subprocess.Popen(
         _advance("2021-05-04T08:10+02:00"),

@@ -19,6 +19,7 @@ from vpp.api.routes import (
     market_data,
     markets,
     operations,
+    park_days,
     parks,
     pipeline,
     portfolio,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settlements,
         portfolio,
         pipeline,
+        park_days,
         operations,
     ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)

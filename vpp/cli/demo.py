@@ -29,6 +29,7 @@ from vpp.db.migrate import upgrade
 from vpp.domain.errors import VppError
 from vpp.domain.market import load_market_profile
 from vpp.jobs.runtime import build_pipeline, device_channel
+from vpp.services.day_ahead_cycle import realised
 from vpp.services.park_file import SAMPLE_PARK, load_park
 from vpp.services.park_import import import_park
 from vpp.settings import get_settings
@@ -58,6 +59,8 @@ def demo(
     delivery = day.date() if day else data.definition.demo_day
     if delivery is None:
         raise typer.BadParameter("give --day; the park file names no demo_day")
+    # a replay clears at the recorded prices: refuse a day without them before any work
+    realised(data, data.definition.prices.day_ahead, profile.day_intervals(delivery))
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     stages = ["importing the park", "forecast", "bid", "approve", "submit", "awards", "dispatch"]

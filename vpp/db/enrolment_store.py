@@ -76,8 +76,10 @@ class DatabaseEnrolment:
         """Store weather forecasts (``issued_at`` column beside the variables)."""
         return WeatherRepository(self.session).upsert_issues(park_id, site_id, frame)
 
-    def add_consumption(self, park_id: str, enterprise_id: str, power_mw: pd.Series) -> int:
-        """Store measured tenant consumption where no reading exists yet [MW, magnitude]."""
+    def add_consumption(
+        self, park_id: str, enterprise_id: str, power_mw: pd.Series, quality: str = "measured"
+    ) -> int:
+        """Store tenant consumption where no reading exists yet [MW, magnitude]."""
         meters = ConsumptionRepository(self.session)
         meter = consumption_meter_id(enterprise_id)
         meters.add_meter(meter, park_id, "tenant", enterprise_id)
@@ -95,7 +97,7 @@ class DatabaseEnrolment:
             ).index
         )
         fresh = values.drop(stored, errors="ignore")
-        return meters.upsert_series(meter, fresh, quality="measured")
+        return meters.upsert_series(meter, fresh, quality=quality)
 
     def add_telemetry(self, asset_id: str, power_mw: pd.Series) -> int:
         """Store measured asset readings where no reading exists yet [MW]."""

@@ -11,7 +11,8 @@ what the users wrote through the API:
 * each tenant's inflexible load: its consumption meter's measured readings (column
   ``load_mw__<enterprise>``), else its declared load (a flagged cold start), else nothing;
 * each PV and wind asset's metered output (column ``generation_mw__<asset>``);
-* the park's weather forecasts (columns ``weather__<variable>``) as known at ``as_of``: for each
+* the park-wide weather forecasts (site ``park``; columns ``weather__<variable>``) as known at
+  ``as_of``: for each
   instant the latest issue made by then, so a forecast never sees a later weather run.
 
 The forecast issue time is the park's own, or the pipeline policy's forecast time kept an hour
@@ -45,7 +46,7 @@ from vpp.domain.park import Park
 from vpp.domain.park_data import LoadSource, ParkData, ParkFile, PriceColumns
 from vpp.domain.pipeline import load_pipeline_policy
 from vpp.domain.portfolio import Portfolio
-from vpp.domain.ports import DAY_AHEAD_PRICE, reserve_price_series
+from vpp.domain.ports import DAY_AHEAD_PRICE, PARK_WEATHER_SITE, reserve_price_series
 
 HISTORY_DAYS = 120
 """History the day-ahead forecasts are given [days before ``as_of``]."""
@@ -118,7 +119,9 @@ class DatabaseParkSource:
             portfolio = _portfolio(session, park)
             columns, loads, generation = _metered(session, portfolio, start, end)
             prices = MarketSeriesRepository(session).read(park.market_id, start, end)
-            weather = WeatherRepository(session).read(park_id, start, end, as_of)
+            weather = WeatherRepository(session).read(
+                park_id, start, end, as_of, site_id=PARK_WEATHER_SITE
+            )
         reserves = {
             p.id: reserve_price_series(p.id)
             for p in profile.enabled_products()

@@ -71,6 +71,9 @@ class DispatchChannel(Protocol):
 
 # -- storage: the service database is the single source of truth ------------------------------
 
+#: Site id under which park-wide weather forecasts are stored (other sites are the park's own).
+PARK_WEATHER_SITE = "park"
+
 #: Canonical name of a market's day-ahead energy price series [currency/MWh].
 DAY_AHEAD_PRICE = "day_ahead_price_per_mwh"
 
@@ -202,8 +205,10 @@ class EnrolmentStore(Protocol):
         """Store weather forecasts (``issued_at`` column beside the variables)."""
         ...
 
-    def add_consumption(self, park_id: str, enterprise_id: str, power_mw: pd.Series) -> int:
-        """Store measured tenant consumption where no reading exists yet [MW, magnitude]."""
+    def add_consumption(
+        self, park_id: str, enterprise_id: str, power_mw: pd.Series, quality: str = "measured"
+    ) -> int:
+        """Store tenant consumption where no reading exists yet [MW, magnitude]."""
         ...
 
     def add_telemetry(self, asset_id: str, power_mw: pd.Series) -> int:

@@ -45,7 +45,13 @@ def read_series_csv(source: str | Path | io.TextIOBase, *, name: str | None = No
         raise TimeSeriesError(f"{label}: no such file")
     try:
         raw = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        OSError,
+        EOFError,
+    ) as exc:
         raise TimeSeriesError(f"{label}: not a readable CSV ({exc})") from exc
     raw.columns = [str(c).strip().lstrip("\ufeff") for c in raw.columns]
     if raw.empty or raw.columns[0] != TIMESTAMP:

@@ -211,7 +211,8 @@ class DayAheadPipeline:
         except VppError as exc:
             log.error("%s %s failed: %s", run_id, stage, exc)
             status = "failed"
-            message = f"{type(exc).__name__}: {exc}" + (f" ({exc.hint})" if exc.hint else "")
+            message = f"{type(exc).__name__}: {exc}"  # str(exc) carries the hint
+            self._alert_once("stage_failed", run_id, f"{stage} for {day} failed: {message}", now)
         elapsed = (time.perf_counter() - started) * 1000
         return self._record(run_id, stage, status, message, now, elapsed)
 

@@ -26,13 +26,13 @@ import pandas as pd
 
 from vpp.domain.errors import TimeSeriesError
 from vpp.domain.market import MarketProfile
-from vpp.domain.ports import DAY_AHEAD_PRICE, reserve_price_series
+from vpp.domain.ports import DAY_AHEAD_PRICE, PARK_WEATHER_SITE, reserve_price_series
 from vpp.domain.timegrid import MINUTES_PER_DAY
 
 TIMESTAMP = "timestamp"
 ISSUED_AT = "issued_at"
 POWER_MW = "power_mw"
-PARK_SITE = "park"
+PARK_SITE = PARK_WEATHER_SITE
 """Site id of weather forecasts for the park as a whole."""
 REAL_TIME_PRICE = "real_time_price_per_mwh"
 IMBALANCE_PRICE = "imbalance_price_per_mwh"

@@ -9,7 +9,8 @@ flexibility is refused) and never overwrites what users changed since:
 * assets, contracts and consent records are added when missing and otherwise kept as stored
   (an operator's verification, an enterprise's nomination stay as they are);
 * series: market prices are upserted (public facts), tenant loads and metered generation are
-  added only where no reading exists, and weather columns become day-ahead weather forecasts
+  added only where no reading exists (a tenant without a metered column gets its declared
+  consumption, flagged ``declared``), and weather columns become day-ahead weather forecasts
   issued at the park's forecast issue time of the day before (a recorded or reanalysed series
   then stands in for the forecast a weather service would have sent).
 
@@ -22,15 +23,21 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from vpp.domain.declared_baseline import asset_baseline
 from vpp.domain.errors import InvalidInputError
 from vpp.domain.park import Enterprise, Park
 from vpp.domain.park_data import ParkData
-from vpp.domain.ports import DAY_AHEAD_PRICE, EnrolmentStore, reserve_price_series
+from vpp.domain.ports import (
+    DAY_AHEAD_PRICE,
+    PARK_WEATHER_SITE,
+    EnrolmentStore,
+    reserve_price_series,
+)
 from vpp.domain.timegrid import zone
 from vpp.services.enrolment import check_nomination
+from vpp.services.park_meters import FLEXIBLE_LOADS
 
-WEATHER_SITE = "park"
-"""Site id under which park-wide weather forecasts are stored."""
+WEATHER_SITE = PARK_WEATHER_SITE
 
 
 @dataclass
@@ -71,6 +78,26 @@ def weather_issues(data: ParkData, tz: str) -> pd.DataFrame:
     issue = {d: data.definition.forecast_issue.on(d, tz) for d in sorted(set(days))}
     frame["issued_at"] = [issue[d] for d in days]
     return frame
+
+
+def declared_consumption(data: ParkData, tz: str) -> dict[str, pd.Series]:
+    """Consumption of each tenant without metered history over the file's span [MW, >= 0]:
+    its declared load plus its flexible loads' declared baselines. Stored flagged
+    ``declared``, so reports can say so and forecasts keep treating the tenant as a cold start.
+    """
+    index = data.series.index
+    result: dict[str, pd.Series] = {}
+    for load in data.definition.loads:
+        if load.declared is None:
+            continue
+        parts = [load.declared.profile(index, tz)]
+        parts.extend(
+            -asset_baseline(a.spec, index, tz)
+            for a in data.portfolio.assets
+            if a.enterprise_id == load.enterprise_id and isinstance(a.spec, FLEXIBLE_LOADS)
+        )
+        result[load.enterprise_id] = pd.concat(parts, axis=1).sum(axis=1).clip(lower=0)
+    return result
 
 
 def import_park(
@@ -147,6 +174,10 @@ def _import_series(data: ParkData, store: EnrolmentStore, report: ImportReport, 
                 data.park.id, load.enterprise_id, series[load.column].dropna()
             )
     report.values["tenant consumption readings"] = consumption
+    declared = 0
+    for enterprise_id, draw in declared_consumption(data, tz).items():
+        declared += store.add_consumption(data.park.id, enterprise_id, draw, quality="declared")
+    report.values["declared consumption readings"] = declared
     generation = 0
     for asset_id, column in definition.generation.items():
         generation += store.add_telemetry(asset_id, series[column].dropna())

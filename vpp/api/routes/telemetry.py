@@ -169,11 +169,13 @@ def _csv_rows(body: bytes) -> list[dict[str, Any]]:
         lines = [line for line in reader if line]
     except csv.Error as exc:
         raise InvalidInputError(f"CSV body cannot be read: {exc}") from exc
+    # the canonical CSV names its time column `timestamp`; `ts` is this route's older name
+    names = ["ts" if name == "timestamp" else name for name in names]
     header = set(names)
-    if not {"ts", "power_mw"} <= header or header - CSV_COLUMNS:
+    if len(header) != len(names) or not {"ts", "power_mw"} <= header or header - CSV_COLUMNS:
         raise InvalidInputError(
             f"CSV header {sorted(header)} is not accepted",
-            hint="columns: ts,power_mw[,energy_mwh][,quality]",
+            hint="columns: timestamp (or ts),power_mw[,energy_mwh][,quality], each once",
         )
     at = {name: k for k, name in enumerate(names)}
     ts_at, power_at = at["ts"], at["power_mw"]

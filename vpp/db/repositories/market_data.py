@@ -29,6 +29,7 @@ def _long_rows(frame: pd.DataFrame, what: str) -> list[tuple[str, datetime, floa
     """``(column, ts, value)`` of every non-missing cell; refuses naive or non-finite values."""
     if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
         raise InvalidInputError(f"{what} needs a tz-aware DatetimeIndex", hint="index in UTC")
+    frame = frame[~frame.index.duplicated(keep="last")]  # an upsert batch holds each key once
     rows: list[tuple[str, datetime, float]] = []
     stamps = [_utc(ts) for ts in frame.index]
     for column in frame.columns:
