@@ -515,18 +515,17 @@ def test_telemetry_upload_takes_the_contract_header(server: Server) -> None:
     assert ok(answer)["written"] == 2
 
 
-def test_a_day_without_prices_fails_its_forecast_visibly(server: Server) -> None:
+def test_a_day_with_stale_prices_fails_its_forecast_visibly(server: Server) -> None:
     world = build_world(server)
     server.restart()
-    # No price at all in the forecast's history window (120 days before the issue time): the
-    # uploaded prices end 2021-05-10. (For 2021-07-01, with the last 51 days of history missing,
-    # the product forecasts and bids anyway, flagging the price forecast `history_gaps:N`.)
-    day = date(2021, 10, 1)
-    result = advance(server, world, "2021-09-30T08:00:00+02:00", day=day)
+    # The uploaded prices end 2021-05-10: on 2021-07-01 the latest price known is 51 days old.
+    day = date(2021, 7, 1)
+    result = advance(server, world, "2021-06-30T08:00:00+02:00", day=day)
     assert result["outcomes"], result
     forecast = result["outcomes"][0]
     assert forecast["stage"] == "forecast" and forecast["status"] == "failed", result
     assert "day_ahead_price_per_mwh" in forecast["message"], forecast
+    assert "days earlier" in forecast["message"] and "upload recent prices" in forecast["message"]
 
     server.restart()
     attempts = job_runs(server, world, result["run_id"])

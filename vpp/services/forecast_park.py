@@ -17,7 +17,7 @@ import pandas as pd
 
 from forecasting import PvSystem, forecast_day_ahead, forecast_fleet_day_ahead
 from vpp.domain.assets import PvSpec, WindSpec
-from vpp.domain.errors import InvalidInputError
+from vpp.domain.errors import ForecastUnavailableError, InvalidInputError
 from vpp.domain.forecast import Forecast
 from vpp.domain.market import MarketProfile
 from vpp.services.park_file import ParkData
@@ -25,6 +25,23 @@ from vpp.services.park_file import ParkData
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 #: Metered tenants from which one global model forecasts all their loads [count].
 FLEET_MODEL_FROM = 12
+#: Market prices older than this at the issue time are stale: the forecast refuses them [days].
+STALE_PRICES_AFTER_DAYS = 7
+
+
+def check_recent(series: pd.Series, issue: pd.Timestamp, what: str, hint: str) -> None:
+    """Refuse a market series whose latest value known at ``issue`` is older than
+    :data:`STALE_PRICES_AFTER_DAYS`: a forecast from it would only repeat old prices."""
+    known = series[series.index < issue].dropna()
+    if known.empty:
+        return  # the model itself says no history is known
+    age = issue - known.index[-1]
+    if age > pd.Timedelta(days=STALE_PRICES_AFTER_DAYS):
+        raise ForecastUnavailableError(
+            f"the latest {what} known at {issue.isoformat()} is from "
+            f"{known.index[-1].isoformat()}, {age.days} days earlier",
+            hint=hint,
+        )
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,8 @@ def forecast_park(data: ParkData, profile: MarketProfile, day: date) -> ParkFore
         )
 
     prices = data.definition.prices
+    upload = f"upload recent prices: POST /v1/markets/{profile.market_id}/prices"
+    check_recent(series[prices.day_ahead], issue, prices.day_ahead, upload)
     price = run(prices.day_ahead, model="auto")
     reserves = {
         product_id: run(column, model="naive_daily")
