@@ -54,7 +54,7 @@ FILE_RESPONSES: dict[int | str, dict[str, object]] = {
 @router.post(
     "/settlements", summary="Settle a month and issue its statements", dependencies=[JSON_BODY]
 )
-def issue_month(
+def issue_settlement(
     body: SettlementIssue, call: Issuer, request: Request, engine: EngineDep
 ) -> SettlementOutcome:
     """Settle ``month`` of the park and issue (or correct) each settled enterprise's statement
