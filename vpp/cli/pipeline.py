@@ -8,21 +8,24 @@ tick would (useful to catch up by hand, and for replays).
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import col, select
+from sqlalchemy import ColumnElement
+from sqlmodel import col, func, select
 
 from vpp.cli.options import parse_instant
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.job_tables import OutboxRow, PipelineRunRow, PipelineStageRow
-from vpp.db.migrate import upgrade
 from vpp.domain.errors import NotFoundError
+from vpp.domain.market import load_market_profile
 from vpp.domain.pipeline import STAGES
-from vpp.jobs.runtime import build_pipelines, device_channel
+from vpp.domain.timegrid import zone
 from vpp.settings import get_settings
 
 app = typer.Typer(help="The scheduled day-ahead pipeline.", no_args_is_help=True)
@@ -47,6 +50,9 @@ def advance(
     park: Annotated[str | None, typer.Option(help="Only this park id.")] = None,
 ) -> None:
     """Run every stage of DAY that is due at AT, then deliver pending setpoints."""
+    from vpp.db.migrate import upgrade  # alembic and the pipeline stack: not for `status`
+    from vpp.jobs.runtime import build_pipelines, device_channel
+
     settings = get_settings()
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -60,7 +66,11 @@ def advance(
                 if park in (None, p.park_id)
             ]
             if not pipelines:
-                raise NotFoundError(f"no configured park {park!r}", hint="check VPP_PARKS")
+                raise NotFoundError(
+                    f"no park {park!r} in the database" if park else "no park in the database",
+                    hint="import one with `vpp park import PARK.yaml` or create it with "
+                    "PUT /v1/parks/{park_id}",
+                )
             for pipeline in pipelines:
                 for outcome in pipeline.advance(day.date(), now):
                     console.print(
@@ -77,35 +87,62 @@ def status(
     day: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only this delivery day.")
     ] = None,
+    park: Annotated[str | None, typer.Option(help="Only this park id.")] = None,
 ) -> None:
-    """Each run's stages, status and dispatch outbox."""
+    """Each run's stages (finish times in the market's timezone), status and dispatch outbox."""
     settings = get_settings()
+    chosen: list[ColumnElement[bool]] = []
+    if day is not None:
+        chosen.append(col(PipelineRunRow.delivery_day) == day.date())
+    if park is not None:
+        chosen.append(col(PipelineRunRow.park_id) == park)
+    run_ids = select(PipelineRunRow.id).where(*chosen)
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
-            query = select(PipelineRunRow).order_by(col(PipelineRunRow.delivery_day))
-            if day is not None:
-                query = query.where(col(PipelineRunRow.delivery_day) == day.date())
-            runs = session.exec(query).all()
-            stages = session.exec(select(PipelineStageRow)).all()
-            outbox = session.exec(select(OutboxRow)).all()
+            runs = session.exec(
+                select(PipelineRunRow)
+                .where(*chosen)
+                .order_by(col(PipelineRunRow.delivery_day), col(PipelineRunRow.id))
+            ).all()
+            stages = session.exec(
+                select(PipelineStageRow).where(col(PipelineStageRow.run_id).in_(run_ids))
+            ).all()
+            outbox = session.exec(
+                select(OutboxRow.run_id, OutboxRow.status, func.count())
+                .where(col(OutboxRow.run_id).in_(run_ids))
+                .group_by(col(OutboxRow.run_id), col(OutboxRow.status))
+            ).all()
     finally:
         engine.dispose()
+    zones = _market_zones({run.market_id for run in runs}, settings.config_dir)
     table = Table(title="Day-ahead pipeline runs")
     for column in ("run", "status", *STAGES, "outbox"):
         table.add_column(column)
     for run in runs:
         done = {s.stage: s.finished_at for s in stages if s.run_id == run.id}
-        rows = [o for o in outbox if o.run_id == run.id]
-        confirmed = sum(o.status == "confirmed" for o in rows)
-        failed = sum(o.status == "failed" for o in rows)
+        tz = zones[run.market_id]
+        counts = {state: n for run_id, state, n in outbox if run_id == run.id}
+        total = sum(counts.values())
         table.add_row(
             run.id,
             run.status,
-            *[done[s].strftime("%m-%d %H:%M") if s in done else "-" for s in STAGES],
-            f"{confirmed}/{len(rows)} confirmed, {failed} failed" if rows else "-",
+            *[_local(done[s], tz) if s in done else "-" for s in STAGES],
+            f"{counts.get('confirmed', 0)}/{total} confirmed, {counts.get('failed', 0)} failed"
+            if total
+            else "-",
         )
     Console().print(table)
+
+
+def _market_zones(market_ids: set[str], config_dir: Path) -> dict[str, ZoneInfo]:
+    """Each market's timezone, from its profile (read once per market)."""
+    return {m: zone(load_market_profile(m, config_dir).timezone) for m in sorted(market_ids)}
+
+
+def _local(instant: datetime, tz: ZoneInfo) -> str:
+    """``instant`` as market-local month, day and clock time with the zone's abbreviation."""
+    return instant.astimezone(tz).strftime("%m-%d %H:%M %Z")
 
 
 @app.command()
@@ -118,6 +155,8 @@ def approve(
     ] = None,
 ) -> None:
     """Approve DAY's bid set waiting in review (refused once the gate has closed)."""
+    from vpp.jobs.runtime import build_pipelines  # the pipeline stack: not for `status`
+
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
