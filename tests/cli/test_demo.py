@@ -121,7 +121,7 @@ def test_demo_is_stored_and_a_rerun_changes_nothing(
         assert stored.status == "awarded"
         before = len(session.exec(select(StatementRow)).all())
         aggregator = StatementRepository(session).get(
-            "aggregator", "aggregator:de-lu:2021-05-05:v1"
+            "aggregator", "aggregator:haute-borne-park:de-lu:2021-05-05:v1"
         )
         assert aggregator.status == "issued"
     again = run_vpp("demo", "--out", "out2", cwd=work, env={"VPP_DATABASE_URL": url})

@@ -42,7 +42,7 @@ from vpp.db.repositories import (
 )
 from vpp.domain.assets import PvSpec, WindSpec
 from vpp.domain.market import MarketProfile, MarketTime, load_market_profile
-from vpp.domain.park import Park
+from vpp.domain.park import AGGREGATOR_ID, Park
 from vpp.domain.park_data import LoadSource, ParkData, ParkFile, PriceColumns
 from vpp.domain.pipeline import load_pipeline_policy
 from vpp.domain.portfolio import Portfolio
@@ -54,8 +54,6 @@ AHEAD_DAYS = 3
 """Days after ``as_of`` read too: published prices and weather forecasts of the days ahead."""
 MEASURED = ("measured", "estimated", "substituted")
 """Reading qualities that count as metered history (not declared or simulated)."""
-AGGREGATOR_ENTERPRISE = "aggregator"
-"""The aggregator's own statement holder, stored beside the tenants; never a tenant."""
 
 
 def _column(kind: str, name: str) -> str:
@@ -156,7 +154,7 @@ class DatabaseParkSource:
 
 def _portfolio(session: Session, park: Park) -> Portfolio:
     """The park's enrolled assets, contracts and consents (consents cut to enrolled assets)."""
-    tenants = [e for e in park.enterprises if e.id != AGGREGATOR_ENTERPRISE]
+    tenants = [e for e in park.enterprises if e.id != AGGREGATOR_ID]
     park = park.model_copy(update={"enterprises": tenants})
     assets, contracts, consents = [], [], []
     for enterprise in tenants:

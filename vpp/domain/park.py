@@ -166,6 +166,10 @@ class EnrolledAsset(BaseModel):
     verification: Literal["unverified", "scheduled", "passed", "failed"] = "unverified"
 
 
+AGGREGATOR_ID = "aggregator"
+"""The aggregator's own statement holder, stored beside a park's tenants; never a tenant."""
+
+
 def consumption_meter_id(enterprise_id: str) -> str:
     """The id under which a tenant's consumption meter is stored."""
     return f"{enterprise_id}:consumption"

@@ -401,7 +401,7 @@ class DayAheadPipeline:
                 telemetry.insert_missing(
                     asset_id, result.delivered_mw[asset_id], quality="simulated"
                 )
-            _store_statements(session, result, now)
+            _store_statements(session, self.park_id, result, now)
             self._finish(
                 session,
                 day,
@@ -619,11 +619,13 @@ def _measured(
     return frame.loc[keep, "power_mw"]
 
 
-def _store_statements(session: Session, result: CycleResult, now: pd.Timestamp) -> None:
+def _store_statements(
+    session: Session, park_id: str, result: CycleResult, now: pd.Timestamp
+) -> None:
     """Issue the day's statements; a changed amount on a re-run becomes a new version."""
     if session.get(EnterpriseRow, AGGREGATOR) is None:  # the aggregator's statement holder
         parks = ParkRepository(session)
-        park = parks.get(result.bid_set.id.split(":")[0])
+        park = parks.get(park_id)
         aggregator = Enterprise(id=AGGREGATOR, name="Aggregator (VPP operator)", name_zh="聚合商")
         parks.save(park.model_copy(update={"enterprises": [*park.enterprises, aggregator]}))
     statements = StatementRepository(session)

@@ -19,10 +19,11 @@ import pandas as pd
 
 from vpp.domain.bids import DispatchPlan, Statement, StatementLine
 from vpp.domain.market import MarketProfile
+from vpp.domain.park import AGGREGATOR_ID
 from vpp.domain.settlement import MarketSettlement, flexibility_value, to_money
 from vpp.services.park_file import ParkData
 
-AGGREGATOR = "aggregator"
+AGGREGATOR = AGGREGATOR_ID
 IMBALANCE_LABEL = "Imbalance and deviation"
 """Label of the aggregator's day line for the imbalance the market settled on the day."""
 IMBALANCE_PRODUCT = "imbalance"
@@ -145,17 +146,24 @@ def settle_day(
     aggregator_lines.append(
         StatementLine(label=IMBALANCE_LABEL, label_zh="偏差结算", amount=deviation)
     )
-    statements.append(_statement(AGGREGATOR, profile, day, aggregator_lines))
+    # parks share a market: the aggregator's statement of the day names its park
+    statements.append(
+        _statement(AGGREGATOR, profile, day, aggregator_lines, key=f"{AGGREGATOR}:{data.park.id}")
+    )
     return DaySettlement(
         baseline_value, flexibility_total, asset_values, reserve_income, statements
     )
 
 
 def _statement(
-    owner: str, profile: MarketProfile, day: date, lines: list[StatementLine]
+    owner: str,
+    profile: MarketProfile,
+    day: date,
+    lines: list[StatementLine],
+    key: str | None = None,
 ) -> Statement:
     return Statement(
-        id=f"{owner}:{profile.market_id}:{day.isoformat()}:v1",
+        id=f"{key or owner}:{profile.market_id}:{day.isoformat()}:v1",
         enterprise_id=owner,
         market_id=profile.market_id,
         period_start=day,

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlmodel import col, select
 
-from vpp.api.deps import JSON_BODY, EngineDep, require
+from vpp.api.deps import JSON_BODY, EngineDep, park_access, require
 from vpp.api.security import Principal
 from vpp.db.engine import session_scope
 from vpp.db.job_tables import OutboxRow, PipelineRunRow
@@ -86,6 +86,7 @@ def advance(
     park_id: str, body: AdvanceRequest, request: Request, engine: EngineDep, operator: Operator
 ) -> AdvanceResult:
     """Run every stage of ``day`` due at ``at`` (as the scheduler would), then report."""
+    park_access(operator, park_id)
     settings = request.app.state.settings
     pipeline = build_pipeline(settings, engine, park_id)
     with ADVANCE_LOCK:
@@ -114,8 +115,9 @@ def advance(
 
 
 @router.get("/days/{day}/bids", summary="The bids of a delivery day")
-def bids(park_id: str, day: date, engine: EngineDep, _: Reader) -> dict[str, Any]:
+def bids(park_id: str, day: date, engine: EngineDep, reader: Reader) -> dict[str, Any]:
     """Status, the assets bid, and per product the curves (interval start, side, steps)."""
+    park_access(reader, park_id)
     run_id, run = _run(engine, park_id, day)
     with session_scope(engine) as session:
         done = stages_done(session, run_id)
@@ -142,8 +144,9 @@ def bids(park_id: str, day: date, engine: EngineDep, _: Reader) -> dict[str, Any
 
 
 @router.get("/days/{day}/forecasts", summary="The forecasts a delivery day was bid on")
-def forecasts(park_id: str, day: date, engine: EngineDep, _: Reader) -> dict[str, Any]:
+def forecasts(park_id: str, day: date, engine: EngineDep, reader: Reader) -> dict[str, Any]:
     """Each issued forecast: target, model, issue time, flags, quantiles per interval."""
+    park_access(reader, park_id)
     run_id, run = _run(engine, park_id, day)
     with session_scope(engine) as session:
         stored = ForecastRepository(session).load(run_id)
@@ -173,8 +176,9 @@ def forecasts(park_id: str, day: date, engine: EngineDep, _: Reader) -> dict[str
 
 
 @router.get("/days/{day}/awards", summary="The awards of a delivery day")
-def awards(park_id: str, day: date, engine: EngineDep, _: Reader) -> dict[str, Any]:
+def awards(park_id: str, day: date, engine: EngineDep, reader: Reader) -> dict[str, Any]:
     """Per product: interval start, side, awarded MW and clearing price."""
+    park_access(reader, park_id)
     run_id, run = _run(engine, park_id, day)
     with session_scope(engine) as session:
         if "awards" not in stages_done(session, run_id):
@@ -194,8 +198,9 @@ def awards(park_id: str, day: date, engine: EngineDep, _: Reader) -> dict[str, A
 
 
 @router.get("/days/{day}/setpoints", summary="The setpoints of a delivery day")
-def setpoints(park_id: str, day: date, engine: EngineDep, _: Reader) -> dict[str, Any]:
+def setpoints(park_id: str, day: date, engine: EngineDep, reader: Reader) -> dict[str, Any]:
     """Per asset: its setpoints and whether its device confirmed them."""
+    park_access(reader, park_id)
     run_id, run = _run(engine, park_id, day)
     with session_scope(engine) as session:
         done = stages_done(session, run_id)

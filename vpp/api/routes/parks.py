@@ -56,6 +56,24 @@ def put_park(
     return saved
 
 
+@router.delete("/v1/parks/{park_id}", status_code=204, summary="Remove an empty park")
+def delete_park(
+    park_id: str,
+    engine: EngineDep,
+    operator: Annotated[Principal, Depends(require("parks:write"))],
+) -> None:
+    """Remove a park with nothing enrolled (409 otherwise); its scheduled jobs go with it on
+    the scheduler's next tick."""
+    park_access(operator, park_id)
+    with session_scope(engine) as session:
+        parks = ParkRepository(session)
+        before = parks.get(park_id)
+        parks.delete(park_id)
+        AuditRepository(session).record(
+            operator.actor, "park.delete", "park", park_id, before=before
+        )
+
+
 @router.get("/v1/parks/{park_id}", summary="One park")
 def get_park(
     park_id: str,

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from vpp.db.engine import conflicts_as
 from vpp.db.tables import EnterpriseRow, ParkRow, SiteRow
 from vpp.domain.errors import ConflictError, InvalidInputError, NotFoundError
-from vpp.domain.park import Enterprise, Park, Site
+from vpp.domain.park import AGGREGATOR_ID, Enterprise, Park, Site
 
 
 class ParkRepository:
@@ -42,7 +42,8 @@ class ParkRepository:
         stored = self.session.exec(
             select(EnterpriseRow).where(col(EnterpriseRow.park_id) == park.id)
         )
-        dropped = [e.id for e in stored if e.id not in keep]
+        # the aggregator's statement holder is the service's, not part of a user's park body
+        dropped = [e.id for e in stored if e.id not in keep and e.id != AGGREGATOR_ID]
         with conflicts_as(
             f"cannot save park {park.id}",
             hint="an enterprise or site that was left out still has assets, contracts or statements",
@@ -131,6 +132,27 @@ class ParkRepository:
             .order_by(col(SiteRow.id))
         ).all()
         return _enterprise(row, list(sites))
+
+    def delete(self, park_id: str) -> None:
+        """Remove ``park_id`` with its enterprises and sites; refused (ConflictError) while
+        anything else (assets, contracts, meters, statements, weather) still refers to them."""
+        if self.session.get(ParkRow, park_id) is None:
+            raise NotFoundError(f"park {park_id} not found")
+        ids = list(
+            self.session.exec(
+                select(col(EnterpriseRow.id)).where(col(EnterpriseRow.park_id) == park_id)
+            ).all()
+        )
+        with conflicts_as(
+            f"cannot delete park {park_id}",
+            hint="it still has assets, contracts, meters, statements or weather; "
+            "only a park with nothing enrolled can be deleted",
+        ):
+            if ids:
+                self.session.execute(sa.delete(SiteRow).where(col(SiteRow.enterprise_id).in_(ids)))
+                self.session.execute(sa.delete(EnterpriseRow).where(col(EnterpriseRow.id).in_(ids)))
+            self.session.execute(sa.delete(ParkRow).where(col(ParkRow.id) == park_id))
+            self.session.flush()
 
     def list_ids(self) -> list[str]:
         """Ids of every stored park."""
