@@ -44,6 +44,6 @@ def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "revision none" in before.output
     upgraded = runner.invoke(db.app, ["upgrade", "--url", url])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "0006_live_service" in upgraded.output
+    assert "0007_park_scopes" in upgraded.output
     after = runner.invoke(db.app, ["current"])
     assert "revision 0005_metering_dr_agc, up to date" in after.output

@@ -41,8 +41,8 @@ from vpp.db.repositories import (
     WeatherRepository,
 )
 from vpp.domain.assets import PvSpec, WindSpec
-from vpp.domain.market import MarketProfile, MarketTime, load_market_profile
-from vpp.domain.park import AGGREGATOR_ID, Park
+from vpp.domain.market import CONFIG_DIR, MarketProfile, MarketTime, load_market_profile
+from vpp.domain.park import AGGREGATOR_ID, ConsentRecord, Contract, EnrolledAsset, Park
 from vpp.domain.park_data import LoadSource, ParkData, ParkFile, PriceColumns
 from vpp.domain.pipeline import load_pipeline_policy
 from vpp.domain.portfolio import Portfolio
@@ -78,7 +78,7 @@ def weather_column(variable: str) -> str:
 
 def default_forecast_issue(profile: MarketProfile, config_dir: Path | None) -> MarketTime:
     """The policy's forecast time, moved to an hour before the earliest enabled gate closure."""
-    policy = load_pipeline_policy(profile.market_id, config_dir)
+    policy = load_pipeline_policy(profile.market_id, config_dir or CONFIG_DIR)
     gates = [profile.day_ahead.gate_closure] + [
         p.gate_closure for p in profile.enabled_products() if p.gate_closure is not None
     ]
@@ -156,7 +156,9 @@ def _portfolio(session: Session, park: Park) -> Portfolio:
     """The park's enrolled assets, contracts and consents (consents cut to enrolled assets)."""
     tenants = [e for e in park.enterprises if e.id != AGGREGATOR_ID]
     park = park.model_copy(update={"enterprises": tenants})
-    assets, contracts, consents = [], [], []
+    assets: list[EnrolledAsset] = []
+    contracts: list[Contract] = []
+    consents: list[ConsentRecord] = []
     for enterprise in tenants:
         assets.extend(AssetRepository(session).list_for_enterprise(enterprise.id))
         contracts.extend(ContractRepository(session).list_for_enterprise(enterprise.id))

@@ -100,9 +100,10 @@ class PreparedRepository:
         if row is None:
             return None
         try:
-            return pickle.loads(row.payload)
+            prepared: object = pickle.loads(row.payload)  # written by this service only
         except (pickle.UnpicklingError, AttributeError, ImportError, EOFError) as exc:
             log.warning(
                 "prepared bids of %s do not load (%s); treating them as missing", run_id, exc
             )
             return None
+        return prepared
