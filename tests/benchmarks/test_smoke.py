@@ -154,3 +154,23 @@ def test_capacity_price_forecast_benchmark_smoke(shared_data: Path, tmp_path: Pa
         assert set(res["models"]) == {"naive_weekly", "naive_daily", "lgbm", "mstl"}
         assert res["models"]["naive_daily"]["vs_daily"] == 1.0
         assert all(0.0 < m["mae"] < 10 * res["mean_price"] for m in res["models"].values())
+
+
+def test_live_park_scale_benchmark_smoke(shared_data: Path, tmp_path: Path) -> None:
+    """3 enterprises, 9 assets built through a real ``vpp serve`` on SQLite, one left
+    unverified: forecast and bid run, and the bid names exactly the verified assets."""
+    out = tmp_path / "live_scale"
+    result = run("live_park_scale.py", "--smoke", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["enterprises"] == 3 and report["assets"] == 9
+    (unverified,) = report["unverified"]
+    (measured,) = report["runs"]
+    assert [(stage, status) for stage, status, _ in measured["outcomes"]][:2] == [
+        ("forecast", "succeeded"),
+        ("bid", "succeeded"),
+    ], measured["outcomes"]
+    assert measured["bid_assets"] == report["verified"]
+    assert unverified in measured["excluded"] and unverified not in measured["bid_assets"]
+    assert measured["peak_rss_mb"] > 0 and measured["stage_ms"]["bid"] > 0
+    assert "| advance wall time [s] | <= 60 |" in out.with_suffix(".md").read_text()
