@@ -5,7 +5,7 @@ the same :class:`~vpp.domain.park_data.ParkData` a park file gives, but every pa
 what the users wrote through the API:
 
 * the park, its enterprises, their enrolled assets (with nomination and verification),
-  contracts and consent records;
+  contracts, consent records and declared outages;
 * the market's stored price series (``day_ahead_price_per_mwh`` and one
   ``<product>_price_per_mw_h`` per reserve product), as columns of the same names;
 * each tenant's inflexible load: its consumption meter's measured readings (column
@@ -40,10 +40,11 @@ from vpp.db.repositories import (
     TelemetryRepository,
     WeatherRepository,
 )
+from vpp.db.repositories.outages import OutageRepository
 from vpp.domain.assets import PvSpec, WindSpec
 from vpp.domain.market import CONFIG_DIR, MarketProfile, MarketTime, load_market_profile
 from vpp.domain.park import AGGREGATOR_ID, ConsentRecord, Contract, EnrolledAsset, Park
-from vpp.domain.park_data import LoadSource, ParkData, ParkFile, PriceColumns
+from vpp.domain.park_data import LoadSource, Outage, ParkData, ParkFile, PriceColumns
 from vpp.domain.pipeline import load_pipeline_policy
 from vpp.domain.portfolio import Portfolio
 from vpp.domain.ports import DAY_AHEAD_PRICE, PARK_WEATHER_SITE, reserve_price_series
@@ -117,6 +118,12 @@ class DatabaseParkSource:
             portfolio = _portfolio(session, park)
             columns, loads, generation = _metered(session, portfolio, start, end)
             prices = MarketSeriesRepository(session).read(park.market_id, start, end)
+            outages = tuple(
+                Outage(o.asset_id, o.start, o.end, o.reason)
+                for o in OutageRepository(session).overlapping_for_park(
+                    park_id, start.to_pydatetime(), end.to_pydatetime()
+                )
+            )
             weather = WeatherRepository(session).read(
                 park_id, start, end, as_of, site_id=PARK_WEATHER_SITE
             )
@@ -149,7 +156,7 @@ class DatabaseParkSource:
             contracts=portfolio.contracts,
             consents=portfolio.consents,
         )
-        return ParkData(definition, portfolio, frame, f"database park {park_id}")
+        return ParkData(definition, portfolio, frame, f"database park {park_id}", outages)
 
 
 def _portfolio(session: Session, park: Park) -> Portfolio:

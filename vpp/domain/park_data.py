@@ -9,8 +9,8 @@ and weather.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,7 +19,7 @@ from vpp.domain.market import MarketTime
 from vpp.domain.park import ConsentRecord, Contract, DeclaredLoad, EnrolledAsset, Park
 from vpp.domain.portfolio import Portfolio
 
-__all__ = ["DeclaredLoad", "LoadSource", "ParkData", "ParkFile", "PriceColumns"]
+__all__ = ["DeclaredLoad", "LoadSource", "Outage", "ParkData", "ParkFile", "PriceColumns"]
 
 
 class LoadSource(BaseModel):
@@ -66,13 +66,33 @@ class ParkFile(BaseModel):
 
 
 @dataclass(frozen=True)
+class Outage:
+    """``asset_id`` cannot be dispatched in ``[start, end)`` (UTC), for ``reason``."""
+
+    asset_id: str
+    start: datetime
+    end: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
 class ParkData:
-    """A loaded park: its portfolio, its time series and what each column means."""
+    """A loaded park: its portfolio, its time series and what each column means, and the
+    outages its enterprises declared."""
 
     definition: ParkFile
     portfolio: Portfolio
     series: pd.DataFrame
     source: str
+    outages: tuple[Outage, ...] = field(default_factory=tuple)
+
+    def out_of_service(self, start: datetime, end: datetime) -> dict[str, str]:
+        """Asset id -> reason, for every asset with an outage overlapping ``[start, end)``."""
+        return {
+            o.asset_id: f"outage {o.start.isoformat()} to {o.end.isoformat()}: {o.reason}"
+            for o in self.outages
+            if o.start < end and o.end > start
+        }
 
     @property
     def park(self) -> Park:

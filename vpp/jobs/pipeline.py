@@ -279,9 +279,17 @@ class DayAheadPipeline:
                 bid_set_id=bid_set.id,
                 offered_mwh=offered,
                 assets=assets,
-                excluded=data.portfolio.excluded(
-                    self.profile.enabled_products("energy")[0].id, prepared.forecasts.issue_time
-                ),
+                excluded={
+                    **data.portfolio.excluded(
+                        self.profile.enabled_products("energy")[0].id,
+                        prepared.forecasts.issue_time,
+                    ),
+                    **{
+                        k: v
+                        for k, v in data.out_of_service(*self._day_span(day)).items()
+                        if k not in assets
+                    },
+                },
             )
         return {
             "message": f"bid set {bid_set.id} offers {offered:.1f} MWh from {len(assets)} "
@@ -414,6 +422,12 @@ class DayAheadPipeline:
         self.settled[day] = result
         note = f"; readings simulated for {len(simulated)} assets (replay)" if simulated else ""
         return {"message": f"settled: market total {total} {self.profile.currency}{note}"}
+
+    def _day_span(self, day: date) -> tuple[datetime, datetime]:
+        """The delivery day's ``[start, end)`` in UTC (23 or 25 hours on DST days)."""
+        intervals = self.profile.day_intervals(day)
+        step = pd.Timedelta(minutes=self.profile.interval_minutes)
+        return intervals[0].to_pydatetime(), (intervals[-1] + step).to_pydatetime()
 
     def _plan(self, session: Session, day: date, prepared: PreparedBids) -> DispatchPlan:
         """The day's stored dispatch plan, cut to this park's assets (parks share a market)."""

@@ -77,19 +77,26 @@ class CycleResult:
 def build_bid_problem(
     data: ParkData, profile: MarketProfile, forecasts: ParkForecasts, *, scenarios: int
 ) -> BidProblem:
-    """Turn a park's forecasts and consented assets into the optimiser's input.
+    """Turn a park's forecasts and consented, verified assets into the optimiser's input.
+
+    An asset with a declared outage anywhere in the delivery day is left out of the whole
+    day's offer (the bid would otherwise promise flexibility it cannot deliver).
 
     The price scenarios are ``scenarios`` comonotone quantile paths of the price forecast: the
     curves are deliverable in any hour-by-hour mix (``BidProblem.deliverable_curves``) and no
     risk is weighed, so each interval's price distribution is all that counts."""
     energy = profile.enabled_products("energy")[0]
-    assets = data.portfolio.offerable(energy.id, forecasts.issue_time)
+    intervals = profile.day_intervals(forecasts.day)
+    step = pd.Timedelta(minutes=profile.interval_minutes)
+    down = data.out_of_service(intervals[0].to_pydatetime(), (intervals[-1] + step).to_pydatetime())
+    assets = [
+        a for a in data.portfolio.offerable(energy.id, forecasts.issue_time) if a.id not in down
+    ]
     if not assets:
         raise InvalidInputError(
             f"no asset of {data.park.id} has consent for {energy.id}",
             hint="record the enterprises' consent before bidding",
         )
-    intervals = profile.day_intervals(forecasts.day)
     price_paths = quantile_paths(forecasts.price, scenarios)
     # each asset holds only the reserve products its owner consented to
     reserve_ids = [p.id for p in profile.enabled_products() if p.kind != "energy"]
