@@ -232,8 +232,10 @@ COARSE_LP_ALGORITHM = "barrier"
 """The coarse reserve model is a large, degenerate LP: interior point (with crossover, so the
 answer is a vertex) beats simplex on it by about half."""
 
-AUTO_MIP_TIME_LIMIT_S = 5.0
-"""How long the automatic mode lets the exact reserve MIP run before keeping relax-and-fix [s]."""
+AUTO_MIP_NODE_LIMIT = 500
+"""Branch-and-bound nodes the automatic mode lets the exact reserve MIP explore before keeping
+relax-and-fix. A limit on work, not on wall-clock time: a time limit made the answer depend on
+how busy the machine was (the MIP proven optimal on an idle machine, cut short under load)."""
 
 SOLVED = {"optimal", "feasible"}
 
@@ -246,8 +248,9 @@ def _solve_relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
       the minimum bid), fix them and solve again. Rounding down keeps every constraint that
       reserves tighten satisfiable; the revenue lost is at most one increment per block, which
       for a 1 MW battery and 1 MW FCR increments can be the whole offer.
-    * ``None`` (default): the MIP within :data:`AUTO_MIP_TIME_LIMIT_S`; if it is not proven
-      optimal by then, relax-and-fix too, keeping the better of the two solutions.
+    * ``None`` (default): the MIP within :data:`AUTO_MIP_NODE_LIMIT` nodes (and the problem's
+      own time limit, if it sets one); if it is not proven optimal by then, relax-and-fix too,
+      keeping the better of the two solutions.
     """
     problem = prep.problem
     lp = ctx.lp
@@ -255,8 +258,9 @@ def _solve_relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
         return solve_lp(lp, problem.solver, problem.time_limit_s)
     exact: LpSolution | None = None
     if problem.exact_mip is None:
-        limit = min(problem.time_limit_s or AUTO_MIP_TIME_LIMIT_S, AUTO_MIP_TIME_LIMIT_S)
-        exact = solve_lp(lp, problem.solver, limit)
+        exact = solve_lp(
+            lp, problem.solver, problem.time_limit_s, node_limit=AUTO_MIP_NODE_LIMIT
+        )
         if exact.status == "optimal":
             return exact
     fixed = _relax_and_fix(ctx, prep)

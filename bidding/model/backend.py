@@ -67,6 +67,7 @@ def solve_lp(
     relax_integers: bool = False,
     lp_algorithm: str | None = None,
     keep_device_integers: bool = False,
+    node_limit: int | None = None,
 ) -> LpSolution:
     """Solve ``lp`` (maximisation) and return the primal solution as a dense array.
 
@@ -86,6 +87,9 @@ def solve_lp(
     keep_device_integers : bool
         With ``relax_integers``, keep the device integers (on/off switches) integer and relax
         only the offer integers.
+    node_limit : int, optional
+        Branch-and-bound nodes a MIP may explore: a limit on work, not on wall-clock time, so
+        the answer does not depend on how busy the machine is.
     """
     kind = solver_type(solver)
     model = mathopt.Model(name="parkvpp-bidding")
@@ -131,6 +135,8 @@ def solve_lp(
     params = mo_parameters.SolveParameters()
     if time_limit_s is not None:
         params.time_limit = timedelta(seconds=time_limit_s)
+    if node_limit is not None and integer.size:
+        params.node_limit = node_limit
     if lp_algorithm is not None and not integer.size:
         params.lp_algorithm = LP_ALGORITHMS[lp_algorithm]
     if integer.size:

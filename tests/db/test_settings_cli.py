@@ -46,4 +46,4 @@ def test_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert upgraded.exit_code == 0, upgraded.output
     assert "0007_park_scopes" in upgraded.output
     after = runner.invoke(db.app, ["current"])
-    assert "revision 0005_metering_dr_agc, up to date" in after.output
+    assert "revision 0007_park_scopes, up to date" in after.output
