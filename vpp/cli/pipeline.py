@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import ColumnElement
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import col, func, select
 
 from vpp.cli.options import parse_instant
@@ -99,6 +100,12 @@ def status(
     run_ids = select(PipelineRunRow.id).where(*chosen)
     engine = make_engine(settings.database_url)
     try:
+        if not sa_inspect(engine).has_table(PipelineRunRow.__tablename__):
+            raise NotFoundError(
+                f"{engine.url.render_as_string(hide_password=True)} holds no pipeline yet",
+                hint="run `vpp db upgrade` (or `vpp serve`), or point VPP_DATABASE_URL at the "
+                "service's database",
+            )
         with session_scope(engine) as session:
             runs = session.exec(
                 select(PipelineRunRow)
