@@ -23,7 +23,6 @@ from vpp.domain.bids import Award, BidSet
 from vpp.domain.errors import ConflictError, NotFoundError
 from vpp.services.park_file import ParkData
 
-
 Prices = Callable[[str, date], tuple[pd.Series, Mapping[str, pd.Series]]]
 """Realised day-ahead prices and reserve prices by product of a market's delivery day."""
 Ledger = Callable[[str, date], BidSet | None]
