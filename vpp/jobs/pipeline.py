@@ -67,7 +67,6 @@ from vpp.domain.pipeline import (
     pipeline_times,
 )
 from vpp.domain.ports import DispatchChannel, MarketGateway, ParkSource
-from vpp.domain.settlement import to_money
 from vpp.jobs.alerts import Alerter
 from vpp.jobs.outbox import RetryPolicy, confirmed_assets, drain, enqueue
 from vpp.services.day_ahead_cycle import (
@@ -80,6 +79,7 @@ from vpp.services.day_ahead_cycle import (
     settle_delivery,
 )
 from vpp.services.forecast_park import ParkForecasts
+from vpp.services.issue_statements import issue_or_correct
 from vpp.services.settle_day import AGGREGATOR
 
 log = logging.getLogger(__name__)
@@ -642,16 +642,10 @@ def _store_statements(
         park = parks.get(park_id)
         aggregator = Enterprise(id=AGGREGATOR, name="Aggregator (VPP operator)", name_zh="聚合商")
         parks.save(park.model_copy(update={"enterprises": [*park.enterprises, aggregator]}))
-    statements = StatementRepository(session)
-    at = now.to_pydatetime()
-    for statement in result.settlement.statements:
-        try:
-            stored = statements.get(statement.enterprise_id, statement.id)
-        except NotFoundError:
-            statements.save_draft(statement)
-            statements.issue(statement.enterprise_id, statement.id, at=at)
-            continue
-        if [(x.label, to_money(x.amount)) for x in stored.lines] != [
-            (x.label, to_money(x.amount)) for x in statement.lines
-        ]:
-            statements.correct(statement.model_copy(update={"version": stored.version + 1}), at=at)
+    issue_or_correct(
+        StatementRepository(session),
+        AuditRepository(session),
+        result.settlement.statements,
+        at=now.to_pydatetime(),
+        actor="day-ahead pipeline",
+    )

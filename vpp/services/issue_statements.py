@@ -69,31 +69,9 @@ def issue_month(
         )
     if problems and override_by:
         drafts = [with_override_note(s, override_by, problems) for s in drafts]
-    out: list[Issued] = []
-    for draft in drafts:
-        try:
-            stored = statements.get(draft.enterprise_id, draft.id)
-        except NotFoundError:
-            statements.save_draft(draft)
-            out.append(Issued(statements.issue(draft.enterprise_id, draft.id, at=now), "issued"))
-        else:
-            if _amounts(stored) == _amounts(draft):
-                out.append(Issued(stored, "unchanged"))
-                continue
-            corrected = statements.correct(
-                draft.model_copy(update={"version": stored.version + 1}), at=now
-            )
-            audit.record(
-                override_by or actor,
-                "statement.correct",
-                "statement",
-                draft.id,
-                before={"version": stored.version, "total": str(stored.total)},
-                after={"version": corrected.version, "total": str(corrected.total)},
-                at=now,
-            )
-            out.append(Issued(corrected, "corrected"))
-        if problems and override_by:
+    out = issue_or_correct(statements, audit, drafts, at=now, actor=override_by or actor)
+    for draft in drafts if problems and override_by else []:
+        if override_by:
             audit.record(
                 override_by,
                 "settle.override_incomplete",
@@ -106,6 +84,43 @@ def issue_month(
                 },
                 at=now,
             )
+    return out
+
+
+def issue_or_correct(
+    statements: StatementStore,
+    audit: AuditLog,
+    drafts: list[Statement],
+    *,
+    at: datetime,
+    actor: str,
+) -> list[Issued]:
+    """Issue each draft; a stored statement whose amounts changed gets a corrected version
+    (audited), one whose amounts did not is left as it is. Day and month statements alike."""
+    out: list[Issued] = []
+    for draft in drafts:
+        try:
+            stored = statements.get(draft.enterprise_id, draft.id)
+        except NotFoundError:
+            statements.save_draft(draft)
+            out.append(Issued(statements.issue(draft.enterprise_id, draft.id, at=at), "issued"))
+            continue
+        if _amounts(stored) == _amounts(draft):
+            out.append(Issued(stored, "unchanged"))
+            continue
+        corrected = statements.correct(
+            draft.model_copy(update={"version": stored.version + 1}), at=at
+        )
+        audit.record(
+            actor,
+            "statement.correct",
+            "statement",
+            draft.id,
+            before={"version": stored.version, "total": str(stored.total)},
+            after={"version": corrected.version, "total": str(corrected.total)},
+            at=at,
+        )
+        out.append(Issued(corrected, "corrected"))
     return out
 
 
