@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ from vpp.db.repositories import (
 )
 from vpp.db.tables import EnterpriseRow
 from vpp.domain.bids import BidSet, DispatchPlan
-from vpp.domain.errors import ConflictError, GateClosedError, NotFoundError, VppError
+from vpp.domain.errors import GateClosedError, NotFoundError, VppError
 from vpp.domain.market import MarketProfile
 from vpp.domain.park import Enterprise
 from vpp.domain.park_data import ParkData
@@ -69,6 +69,7 @@ from vpp.domain.pipeline import (
 from vpp.domain.ports import DispatchChannel, MarketGateway, ParkSource
 from vpp.jobs.alerts import Alerter
 from vpp.jobs.outbox import RetryPolicy, confirmed_assets, drain, enqueue
+from vpp.jobs.run_records import JOB, approve_run, finish_stage, stages_done
 from vpp.services.day_ahead_cycle import (
     CycleResult,
     PreparedBids,
@@ -83,7 +84,6 @@ from vpp.services.issue_statements import issue_or_correct
 from vpp.services.settle_day import AGGREGATOR
 
 log = logging.getLogger(__name__)
-JOB = "day-ahead"
 ADVANCE_LOCK = threading.Lock()
 """Held while any pipeline of this process advances: the scheduler's ticks and the API's
 ``advance`` never run stages at the same time (several instances: see the leadership issue)."""
@@ -544,79 +544,6 @@ def offered_mwh(bids: BidSet, profile: MarketProfile) -> float:
     return sum(
         s.quantity_mw * hours for c in bids.curves if c.product_id in energy for s in c.segments
     )
-
-
-def approve_run(
-    engine: Engine,
-    run_id: str,
-    actor: str,
-    gate_closure: pd.Timestamp,
-    now: datetime | pd.Timestamp,
-    request_id: str | None = None,
-) -> None:
-    """Record (and audit) an operator's approval of run ``run_id``'s bid set at the pipeline's
-    instant ``now``, before ``gate_closure``."""
-    stamp = pd.Timestamp(now).tz_convert("UTC").floor("us")
-    with session_scope(engine) as session:
-        run = session.get(PipelineRunRow, run_id)
-        if run is None:
-            raise NotFoundError(f"pipeline run {run_id} not found")
-        done = stages_done(session, run_id)
-        if "bid" not in done:
-            raise ConflictError(f"run {run_id} has no bid set yet", hint="wait for the bid stage")
-        if "approve" in done or run.status == "missed":
-            raise ConflictError(f"run {run_id} is {run.status}; there is nothing to approve")
-        if stamp >= gate_closure:
-            raise GateClosedError(
-                f"the gate for {run.delivery_day} closed at {gate_closure.isoformat()}; "
-                "approval is too late"
-            )
-        BidRepository(session).set_status(run_id, "approved", at=stamp.to_pydatetime())
-        detail = {"by": actor, "operator": True, "offered_mwh": done["bid"]["offered_mwh"]}
-        finish_stage(session, run_id, "approve", stamp, detail)
-        session.add(
-            JobRunRow(
-                job=JOB,
-                run_id=run_id,
-                stage="approve",
-                status="succeeded",
-                started_at=stamp.to_pydatetime(),
-                finished_at=stamp.to_pydatetime(),
-                duration_ms=0.0,
-                message=f"approved by {actor}",
-            )
-        )
-        AuditRepository(session).record(
-            actor,
-            "bids.approve",
-            "pipeline_run",
-            run_id,
-            before={"status": "review"},
-            after={"status": "approve", "at": stamp.isoformat()},
-            at=datetime.now(UTC),
-            request_id=request_id,
-        )
-
-
-def finish_stage(
-    session: Session, run_id: str, stage: Stage, at: pd.Timestamp, detail: dict[str, Any]
-) -> None:
-    """Record ``stage`` of ``run_id`` as done at ``at``, in the caller's transaction."""
-    session.add(
-        PipelineStageRow(run_id=run_id, stage=stage, finished_at=at.to_pydatetime(), detail=detail)
-    )
-    run = session.get(PipelineRunRow, run_id)
-    assert run is not None
-    run.status, run.updated_at = stage, at.to_pydatetime()
-    session.add(run)
-
-
-def stages_done(session: Session, run_id: str) -> dict[str, dict[str, Any]]:
-    """The finished stages of ``run_id`` and their details."""
-    rows = session.exec(
-        select(PipelineStageRow).where(col(PipelineStageRow.run_id) == run_id)
-    ).all()
-    return {row.stage: row.detail for row in rows}
 
 
 def _measured(

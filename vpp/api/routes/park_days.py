@@ -31,7 +31,8 @@ from vpp.db.repositories import (
     ParkRepository,
 )
 from vpp.domain.errors import NotFoundError
-from vpp.jobs.pipeline import ADVANCE_LOCK, stages_done
+from vpp.jobs.pipeline import ADVANCE_LOCK
+from vpp.jobs.run_records import stages_done
 from vpp.jobs.runtime import build_pipeline
 from vpp.services.day_ahead_cycle import run_key
 

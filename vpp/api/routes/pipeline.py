@@ -22,7 +22,7 @@ from vpp.db.job_tables import AlertRow, JobRunRow, OutboxRow, PipelineRunRow, Pi
 from vpp.domain.errors import NotFoundError
 from vpp.domain.market import load_market_profile
 from vpp.domain.pipeline import STAGES, load_pipeline_policy, pipeline_times
-from vpp.jobs.pipeline import approve_run
+from vpp.jobs.run_records import approve_run
 from vpp.jobs.scheduler import pipeline_clock
 
 router = APIRouter(tags=["pipeline"])
