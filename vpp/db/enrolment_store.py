@@ -86,16 +86,8 @@ class DatabaseEnrolment:
         values = power_mw.dropna()
         if values.empty:
             return 0
-        stored = meters.read(
-            meter, values.index[0].to_pydatetime(), values.index[-1].to_pydatetime()
-        ).index
-        stored = stored.append(
-            meters.read(
-                meter,
-                values.index[-1].to_pydatetime(),
-                (values.index[-1] + pd.Timedelta(microseconds=1)).to_pydatetime(),
-            ).index
-        )
+        end = values.index[-1] + pd.Timedelta(microseconds=1)  # the last reading included
+        stored = meters.read(meter, values.index[0].to_pydatetime(), end.to_pydatetime()).index
         fresh = values.drop(stored, errors="ignore")
         return meters.upsert_series(meter, fresh, quality=quality)
 

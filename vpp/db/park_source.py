@@ -30,10 +30,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from vpp.db.engine import session_scope
-from vpp.db.metering_tables import ConsumptionReadingRow
+from vpp.db.metering_tables import ConsumptionMeterRow
 from vpp.db.repositories import (
     AssetRepository,
     ConsentRepository,
+    ConsumptionRepository,
     ContractRepository,
     MarketSeriesRepository,
     ParkRepository,
@@ -183,8 +184,6 @@ def _metered(
     session: Session, portfolio: Portfolio, start: pd.Timestamp, end: pd.Timestamp
 ) -> tuple[dict[str, pd.Series], list[LoadSource], dict[str, str]]:
     """Metered tenant loads and renewable output as columns, with their load sources."""
-    from vpp.db.metering_tables import ConsumptionMeterRow
-
     columns: dict[str, pd.Series] = {}
     loads: list[LoadSource] = []
     meters = {
@@ -198,7 +197,13 @@ def _metered(
     }
     for enterprise in portfolio.park.enterprises:
         meter = meters.get(enterprise.id)
-        readings = _readings(session, meter, start, end) if meter else pd.Series(dtype="float64")
+        readings = (
+            ConsumptionRepository(session).read(
+                meter, start.to_pydatetime(), end.to_pydatetime(), MEASURED
+            )
+            if meter
+            else pd.Series(dtype="float64")
+        )
         if len(readings):
             columns[load_column(enterprise.id)] = readings
             loads.append(LoadSource(enterprise_id=enterprise.id, column=load_column(enterprise.id)))
@@ -214,23 +219,6 @@ def _metered(
                 columns[generation_column(enrolled.spec.id)] = metered
                 generation[enrolled.spec.id] = generation_column(enrolled.spec.id)
     return columns, loads, generation
-
-
-def _readings(session: Session, meter_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-    r = ConsumptionReadingRow
-    rows = session.execute(
-        sa.select(col(r.ts), col(r.power_mw))
-        .where(
-            col(r.meter_id) == meter_id,
-            col(r.ts) >= start.to_pydatetime(),
-            col(r.ts) < end.to_pydatetime(),
-            col(r.quality).in_(MEASURED),
-        )
-        .order_by(col(r.ts))
-    ).all()
-    index = pd.DatetimeIndex([row[0] for row in rows]).as_unit("us")
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    return pd.Series([row[1] for row in rows], index=index, dtype="float64")
 
 
 def _grid_frame(

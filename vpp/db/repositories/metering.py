@@ -114,14 +114,23 @@ class ConsumptionRepository:
         ]
         return _upsert(self.session, ConsumptionReadingRow.__table__, ["meter_id", "ts"], rows)  # type: ignore[attr-defined]
 
-    def read(self, meter_id: str, start: datetime, end: datetime) -> pd.Series:
-        """Readings of ``meter_id`` at instants in ``[start, end)`` [MW], UTC-indexed."""
+    def read(
+        self,
+        meter_id: str,
+        start: datetime,
+        end: datetime,
+        qualities: tuple[str, ...] | None = None,
+    ) -> pd.Series:
+        """Readings of ``meter_id`` at instants in ``[start, end)`` [MW], UTC-indexed; only
+        those of ``qualities`` when given."""
         r = ConsumptionReadingRow
         query = (
             sa.select(col(r.ts), col(r.power_mw))
             .where(col(r.meter_id) == meter_id, col(r.ts) >= start, col(r.ts) < end)
             .order_by(col(r.ts))
         )
+        if qualities is not None:
+            query = query.where(col(r.quality).in_(qualities))
         return _series(list(self.session.execute(query).all()), meter_id)
 
     def qualities(self, meter_ids: list[str], start: datetime, end: datetime) -> frozenset[str]:
