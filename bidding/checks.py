@@ -67,6 +67,15 @@ def precheck(prep: Prepared) -> None:
                     f"in the {slots} intervals of {_clock(start)}-{_clock(end)} on {prep.day} "
                     f"at {asset.power_mw} MW"
                 )
+        if isinstance(asset, ThermalSpec):
+            loss = asset.holding_loss_mw(asset.soc_initial)
+            room = asset.max_power_mw - asset.baseline_power_mw
+            if loss > room + TOL:
+                reasons.append(
+                    f"asset {asset.id}: constraint thermal_final: holding its stored energy "
+                    f"(state {asset.soc_initial:.3f}) loses {loss:.3f} MW but it can draw only "
+                    f"{room:.3f} MW above its baseline, so it cannot end {prep.day} where it began"
+                )
     reasons.extend(_park_limit_reasons(prep))
     if reasons:
         raise InfeasibleProblemError(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bidding import BidProblem, solve_day_ahead
-from vpp.domain.assets import BatterySpec, EvFleetSpec, EvSession
+from vpp.domain.assets import BatterySpec, EvFleetSpec, EvSession, ThermalSpec
 from vpp.domain.errors import InfeasibleProblemError
 from vpp.domain.market import MarketProfile
 
@@ -67,3 +67,30 @@ def test_ev_session_that_the_dst_day_cannot_hold_names_asset_and_window(
         solve_day_ahead(problem)
     (reason,) = caught.value.reasons
     assert "depot" in reason and "ev_session0_energy" in reason and "01:00" in reason
+
+
+def test_thermal_store_that_cannot_hold_its_carried_over_energy_is_refused(
+    de_lu: MarketProfile,
+) -> None:
+    # the spec is fine at its own initial state; a carried-over fuller store leaks more than
+    # the 0.1 MW of headroom above the baseline can replace
+    store = ThermalSpec(
+        id="cold-room",
+        max_power_mw=0.2,
+        baseline_power_mw=0.1,
+        energy_capacity_mwh=3.0,
+        soc_initial=0.5,
+        standing_loss_per_h=0.05,
+    )
+    intervals = de_lu.day_intervals(date(2024, 6, 3))
+    problem = BidProblem(
+        profile=de_lu,
+        assets=[store],
+        intervals=intervals,
+        price_scenarios=np.full((1, len(intervals)), 50.0),
+        soc_initial={"cold-room": 0.9},
+    )
+    with pytest.raises(InfeasibleProblemError) as caught:
+        solve_day_ahead(problem)
+    assert "cold-room" in caught.value.reasons[0]
+    assert "thermal_final" in caught.value.reasons[0]

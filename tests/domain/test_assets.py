@@ -179,6 +179,18 @@ def test_overnight_ev_session_length() -> None:
             r"baseline_power_mw \(0.2\) must lie within min_power_mw..max_power_mw",
         ),
         (
+            {
+                "id": "t",
+                "type": "thermal",
+                "max_power_mw": 0.2,
+                "baseline_power_mw": 0.1,
+                "energy_capacity_mwh": 3.4,
+                "soc_initial": 0.6,
+                "standing_loss_per_h": 0.05,
+            },
+            r"holding the initial stored energy loses 0.102 MW .* only 0.100 MW above its baseline",
+        ),
+        (
             {"id": "x", "type": "flywheel", "power_mw": 1},
             r"assets\[0\].*does not match any of the expected tags",
         ),

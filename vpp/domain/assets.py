@@ -226,7 +226,20 @@ class ThermalSpec(AssetBase):
                 f"baseline_power_mw ({self.baseline_power_mw}) must lie within "
                 f"min_power_mw..max_power_mw ({self.min_power_mw}..{self.max_power_mw})"
             )
+        loss = self.holding_loss_mw(self.soc_initial)
+        if loss > self.max_power_mw - self.baseline_power_mw + 1e-9:
+            raise ValueError(
+                f"holding the initial stored energy loses {loss:.3f} MW "
+                f"(soc_initial x energy_capacity_mwh x standing_loss_per_h) but the device can "
+                f"draw only {self.max_power_mw - self.baseline_power_mw:.3f} MW above its "
+                "baseline (max_power_mw - baseline_power_mw), so it could never end a day where "
+                "it began: lower the standing loss or the initial state, or raise max_power_mw"
+            )
         return self
+
+    def holding_loss_mw(self, soc: float) -> float:
+        """Draw above the baseline that holds the stored energy at ``soc`` [MW]."""
+        return soc * self.energy_capacity_mwh * self.standing_loss_per_h
 
 
 class EvSession(BaseModel):
