@@ -45,12 +45,13 @@ def define_reserve_totals(ctx: ModelContext, fixed: dict[str, FloatArray] | None
         blocks = product.n_blocks
         scale = product.increment_mw or 1.0
         upper = sum(float(np.max(var_upper[r])) for r in holders) if holders else 0.0
+        whole = product.increment_mw is not None
         count = lp.add_variables(
             f"reserve_{product.id}_blocks",
             (blocks,),
             0.0,
-            np.floor(upper / scale + 1e-9),
-            integer=product.increment_mw is not None,
+            np.floor(upper / scale + 1e-9) if whole else upper,
+            integer=whole,
         )
         per_interval = count[product.block]
         lp.add_constraints(
