@@ -109,6 +109,13 @@ class BidProblem:
         ``max_run_h_per_day``. ``False`` relaxes the rules to energy and rolling-window limits
         (an LP; faster for many such devices, but the plan may curtail a little in many
         separate intervals or idle a generator below its minimum).
+    decompose : bool or None
+        Solve asset by asset (``bidding.decompose``): each asset group as its own price-taking
+        model, reserve offers rounded on the park, the joint model only when the summed plan
+        breaks a park connection limit. Linear in the number of assets; gives up the joint
+        optimum's freedom to let one asset's bid-curve step offset another's. ``None``
+        (default): beyond ``bidding.decompose.DECOMPOSE_ABOVE`` model groups, without a risk
+        term or whole lots.
     whole_lots : bool
         Optimise the energy position in whole quantity ticks (a MIP; HiGHS can take seconds
         to tens of seconds on flat-price days) instead of rounding the LP's positions to the
@@ -140,6 +147,7 @@ class BidProblem:
     reserve_eligible: Mapping[str, Collection[str]] | None = None
     deliverable_curves: bool = True
     exact_events: bool = True
+    decompose: bool | None = None
     whole_lots: bool = False
 
 

@@ -25,8 +25,8 @@ from bidding.aggregation import (
 )
 from bidding.checks import precheck
 from bidding.curves import energy_curves, reserve_curves
-from bidding.diagnosis import binding_constraints, explain_infeasible
-from bidding.disaggregation import asset_frames
+from bidding.decompose import ParkPlan, Piece, decomposes, solve_pieces
+from bidding.diagnosis import explain_infeasible
 from bidding.model import build_model
 from bidding.model.backend import LpSolution, solve_lp
 from bidding.model.context import ModelContext
@@ -258,9 +258,7 @@ def _solve_relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
         return solve_lp(lp, problem.solver, problem.time_limit_s)
     exact: LpSolution | None = None
     if problem.exact_mip is None:
-        exact = solve_lp(
-            lp, problem.solver, problem.time_limit_s, node_limit=AUTO_MIP_NODE_LIMIT
-        )
+        exact = solve_lp(lp, problem.solver, problem.time_limit_s, node_limit=AUTO_MIP_NODE_LIMIT)
         if exact.status == "optimal":
             return exact
     fixed = _relax_and_fix(ctx, prep)
@@ -325,18 +323,6 @@ def _whole_increments(
     return count, rounded, on
 
 
-def expected_profit(ctx: ModelContext, x: np.ndarray) -> float:
-    """Scenario-weighted profit of a solution, without the risk term [currency]."""
-    total = 0.0
-    weights = ctx.prep.weights
-    for ids, coef in ctx.scenario_profit:
-        per = (coef * x[ids]).reshape(ids.shape[0], -1).sum(axis=1)
-        total += float(weights @ per)
-    for ids, coef in ctx.first_stage_profit:
-        total += float((coef * x[ids]).sum())
-    return total
-
-
 def solve_day_ahead(problem: BidProblem) -> BidResult:
     """Optimise day-ahead energy bids and reserve offers for ``problem``.
 
@@ -361,16 +347,12 @@ def solve_day_ahead(problem: BidProblem) -> BidResult:
     t0 = time.perf_counter()
     prep = prepare(problem)
     precheck(prep)
-    solved = solve_model(prep)
-    ctx, x = solved.ctx, solved.x
-    positions = x[ctx.variables["net"]]
+    plan = _plan(prep)
+    positions = plan.positions
     energy_id = problem.profile.enabled_products("energy")[0].id
     curves, notes = energy_curves(prep, positions, energy_id)
-    held: dict[str, np.ndarray] = {}
     for product in prep.reserves:
-        coef, ids = reserve_total_terms(ctx, product.id)
-        held[product.id] = np.maximum(coef * x[ids], 0.0)
-        curves.extend(reserve_curves(prep, product, held[product.id]))
+        curves.extend(reserve_curves(prep, product, plan.held[product.id]))
     bid_set = BidSet(
         id=f"bids-{prep.day.isoformat()}-{uuid.uuid4().hex[:8]}",
         market_id=problem.profile.market_id,
@@ -381,22 +363,50 @@ def solve_day_ahead(problem: BidProblem) -> BidResult:
     breaches = check_bid_set(bid_set, problem.profile)
     if breaches:  # a bug, not an input problem: the curves are built to meet the profile
         raise VppError("built bids break the profile: " + "; ".join(breaches[:5]))
-    frames = asset_frames(ctx, solved.groups, x)
-    schedule = _schedule(prep, positions, held, frames)
+    frames = plan.frames()
+    schedule = _schedule(prep, positions, plan.held, frames)
     return BidResult(
         bid_set=bid_set,
         schedule=schedule,
         assets=frames,
-        expected_revenue=expected_profit(ctx, x),
-        binding=binding_constraints(ctx, x),
+        expected_revenue=plan.expected_revenue,
+        binding=plan.binding(),
         positions_mw=positions,
         market_id=problem.profile.market_id,
         notes=notes,
         seconds={
-            "build": solved.build_s,
-            "solve": solved.solve_s,
+            "build": plan.build_s,
+            "solve": plan.solve_s,
             "total": time.perf_counter() - t0,
         },
+    )
+
+
+def _plan(prep: Prepared) -> ParkPlan:
+    """The park's plan: asset by asset for large portfolios (``bidding.decompose``) while the
+    park stays inside its connection, else from one joint model."""
+    problem = prep.problem
+    groups = group_assets(
+        prep.assets, problem.aggregate, problem.reserve_eligible, problem.virtual_groups
+    )
+    if decomposes(prep, len(groups)):
+        plan = solve_pieces(prep, groups)
+        if plan is not None:
+            return plan
+    solved = solve_model(prep)
+    ctx, x = solved.ctx, solved.x
+    held: dict[str, np.ndarray] = {}
+    for product in prep.reserves:
+        coef, ids = reserve_total_terms(ctx, product.id)
+        held[product.id] = np.maximum(coef * x[ids], 0.0)
+    return ParkPlan(
+        pieces=[Piece(group, ctx, x) for group in solved.groups],
+        positions=x[ctx.variables["net"]],
+        held=held,
+        expected_revenue=ctx.expected_profit(x),
+        build_s=solved.build_s,
+        solve_s=solved.solve_s,
+        joint=(ctx, x),
     )
 
 

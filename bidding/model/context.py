@@ -68,6 +68,17 @@ class ModelContext:
         coef_b = np.broadcast_to(np.asarray(coef, float), ids.shape)
         self.first_stage_profit.append((ids, coef_b))
 
+    def expected_profit(self, x: FloatArray) -> float:
+        """Scenario-weighted profit of a solution ``x``, without the risk term [currency]."""
+        total = 0.0
+        weights = self.prep.weights
+        for ids, coef in self.scenario_profit:
+            per = (coef * x[ids]).reshape(ids.shape[0], -1).sum(axis=1)
+            total += float(weights @ per)
+        for ids, coef in self.first_stage_profit:
+            total += float((coef * x[ids]).sum())
+        return total
+
     def reserve_products(self, up: bool | None = None) -> list[str]:
         """Ids of offered reserve products, optionally only those needing up (or down) room."""
         out = []

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from bidding.model.context import ModelContext, available
+from bidding.problem import Prepared
 from vpp.domain.assets import (
     CurtailableLoadSpec,
     EvFleetSpec,
@@ -52,7 +53,7 @@ def define_curtailable_load(ctx: ModelContext, group_id: str, spec: CurtailableL
     lp, prep = ctx.lp, ctx.prep
     s, t = ctx.shape
     step = prep.problem.profile.interval_minutes
-    on = available(_windows(spec), prep) & (prep.minutes_after_gate >= spec.notice_min)
+    on = curtailable_intervals(prep, spec)
     x = lp.add_variables("curtail_mw", (s, t), 0.0, spec.max_curtail_mw * on, asset=group_id)
     handles = ctx.group(group_id, "curtailable_load")
     reserves = {}
@@ -104,6 +105,72 @@ def define_curtailable_load(ctx: ModelContext, group_id: str, spec: CurtailableL
     handles.reserves = reserves
 
 
+def curtailable_intervals(prep: Prepared, spec: CurtailableLoadSpec) -> np.ndarray:
+    """(T,) True where the load may be curtailed: inside its availability, after its notice."""
+    return available(_windows(spec), prep) & (prep.minutes_after_gate >= spec.notice_min)
+
+
+def _candidates(allowed: np.ndarray, longest: int) -> np.ndarray:
+    """(longest, T) 1 where an event of ``L`` intervals may start (every interval allowed)."""
+    t = allowed.size
+    fits = np.zeros((longest, t))
+    ok = allowed.astype(int)
+    for length in range(1, longest + 1):
+        fits[length - 1, : t - length + 1] = (
+            np.convolve(ok, np.ones(length, int), "valid") == length
+        )
+    return fits
+
+
+def best_events(prep: Prepared, spec: CurtailableLoadSpec) -> np.ndarray:
+    """The curtailment events a price-taking load would choose on its own: (longest, T), laid
+    out as the ``curtail_event`` variables of :func:`_curtailment_events`.
+
+    With the events fixed, each scenario's depth in an interval is worth
+    ``(price - cost) dt`` per MW, less the rebound bought in the next interval, so the best
+    depth is all or the least (:data:`MIN_EVENT_DEPTH`) and an event's value is a sum over its
+    intervals. Which events to run is then a shortest-path choice over the day (dynamic
+    programming over the next free interval and the events used), exact for the load alone
+    without the bid-curve (monotonicity) and reserve rows, which the caller adds back with the
+    events fixed.
+    """
+    step = prep.problem.profile.interval_minutes
+    t = prep.n_intervals
+    longest = min(max(spec.max_duration_min // step, 1), t)
+    fits = _candidates(curtailable_intervals(prep, spec), longest)
+    dt = prep.dt_h
+    later = np.zeros_like(prep.prices)
+    later[:, :-1] = prep.prices[:, 1:]
+    per_mw = (prep.prices - spec.cost_per_mwh - spec.rebound_fraction * later) * dt  # (S, T)
+    depth = np.maximum(per_mw, MIN_EVENT_DEPTH * per_mw) * spec.max_curtail_mw
+    gain = np.concatenate([[0.0], np.cumsum(prep.weights @ depth)])
+    events = spec.max_events_per_day
+    # best[i, k]: value from interval i on with k events still allowed; choice: 0 skip, L run
+    best = np.zeros((t + 2, events + 1))
+    choice = np.zeros((t + 1, events + 1), dtype=np.int64)
+    for i in range(t - 1, -1, -1):
+        for k in range(events + 1):
+            best[i, k], choice[i, k] = best[i + 1, k], 0
+            if k == 0:
+                continue
+            for length in range(1, longest + 1):
+                if not fits[length - 1, i]:
+                    continue
+                value = gain[i + length] - gain[i] + best[min(i + length + 1, t), k - 1]
+                if value > best[i, k] + 1e-12:
+                    best[i, k], choice[i, k] = value, length
+    chosen = np.zeros((longest, t))
+    i, k = 0, events
+    while i < t:
+        length = int(choice[i, k])
+        if length:
+            chosen[length - 1, i] = 1.0
+            i, k = i + length + 1, k - 1
+        else:
+            i += 1
+    return chosen
+
+
 def _curtailment_events(
     ctx: ModelContext, group_id: str, spec: CurtailableLoadSpec, x: np.ndarray, allowed: np.ndarray
 ) -> None:
@@ -125,12 +192,7 @@ def _curtailment_events(
     _, t = ctx.shape
     step = ctx.prep.problem.profile.interval_minutes
     longest = min(max(spec.max_duration_min // step, 1), t)
-    fits = np.zeros((longest, t))
-    ok = allowed.astype(int)
-    for length in range(1, longest + 1):
-        fits[length - 1, : t - length + 1] = (
-            np.convolve(ok, np.ones(length, int), "valid") == length
-        )
+    fits = _candidates(allowed, longest)
     event = lp.add_variables(
         "curtail_event", (longest, t), 0.0, fits, asset=group_id, integer=True, device=True
     )

@@ -1,0 +1,248 @@
+"""Large portfolios solved asset by asset, with the market quantities decided on the park.
+
+One joint model of a park grows faster than linearly with its assets (a park of 500
+dissimilar assets, 96 quarter-hours and 9 price scenarios is an LP of ~800,000 variables and
+~1,000,000 rows that HiGHS did not finish in 20 minutes). Without a risk term, the assets are
+coupled only by park-level rows: the connection limits, the bid curve's monotonicity in
+price, and reserve offers in whole increments. So each asset group is solved as a model of its
+own, with the same ``define_*`` physics, as a price taker over the same scenarios:
+
+* its own net position is non-decreasing in price across scenarios (the bid-curve rule per
+  asset; sums of such positions are too, so the park's curves need no repair);
+* it may hold reserves in any amount (no increments, no minimum bid: those apply to the
+  park's offer);
+* a curtailable load's events are chosen exactly by :func:`bidding.model.loads.best_events`
+  and fixed, so its model is an LP (HiGHS took up to 20 s and more on some of these MIPs);
+  other device switches (generators, loads holding demand response) stay a small MIP.
+
+Then the park's reserve offer per product and block is the sum rounded down to whole
+increments (zero below the minimum bid), every holder's share is scaled down by the same
+factor, and each holder whose share shrank re-plans its energy with its reserves fixed (less
+reserve only loosens the rows reserves tighten, so that plan exists). The sum of the asset positions, less the base load, must keep
+the park within its connection limits; when it does not, :func:`solve_pieces` returns
+``None`` and the caller solves the joint model.
+
+The result is feasible for the joint model and its value a lower bound of the joint optimum;
+the gap (the per-asset monotonicity and the rounding of reserve totals) is measured against the
+joint model in ``benchmarks/bidding_decomposition.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from bidding.aggregation import AssetGroup
+from bidding.diagnosis import binding_constraints, explain_infeasible
+from bidding.disaggregation import asset_frames
+from bidding.model import build_model
+from bidding.model.backend import LpSolution, solve_lp
+from bidding.model.context import ModelContext
+from bidding.model.loads import best_events
+from bidding.problem import Prepared, ReserveProduct
+from vpp.domain.assets import CurtailableLoadSpec
+from vpp.domain.errors import InfeasibleProblemError, InvalidInputError, VppError
+
+#: Model groups above which ``BidProblem.decompose=None`` (the default) solves asset by asset.
+DECOMPOSE_ABOVE = 40
+
+SOLVED = {"optimal", "feasible"}
+TOL = 1e-6
+
+
+@dataclass
+class Piece:
+    """One asset group's own model and its solution."""
+
+    group: AssetGroup
+    ctx: ModelContext
+    x: np.ndarray
+
+
+@dataclass
+class ParkPlan:
+    """The park's plan: from its pieces, or from one joint model (``joint``: that model and
+    its solution, which every piece then shares)."""
+
+    pieces: list[Piece]
+    positions: np.ndarray  # (S, T) park net position [MW]
+    held: dict[str, np.ndarray]  # product id -> (T,) park offer [MW]
+    expected_revenue: float
+    build_s: float
+    solve_s: float
+    joint: tuple[ModelContext, np.ndarray] | None = None
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Per-asset plans, as :func:`bidding.disaggregation.asset_frames` gives them."""
+        if self.joint is not None:
+            ctx, x = self.joint
+            return asset_frames(ctx, [p.group for p in self.pieces], x)
+        parts: dict[str, list[pd.DataFrame]] = {}
+        for piece in self.pieces:
+            for quantity, frame in asset_frames(piece.ctx, [piece.group], piece.x).items():
+                parts.setdefault(quantity, []).append(frame)
+        return {q: pd.concat(frames, axis=1) for q, frames in parts.items()}
+
+    def binding(self, limit: int = 20) -> list[str]:
+        """The most frequent binding rows over all pieces."""
+        if self.joint is not None:
+            return binding_constraints(*self.joint, limit=limit)
+        found: list[tuple[int, str]] = []
+        for piece in self.pieces:
+            for text in binding_constraints(piece.ctx, piece.x, limit=3):
+                hits = re.search(r"in (\d+) ", text)
+                found.append((int(hits.group(1)) if hits else 0, text))
+        found.sort(key=lambda item: -item[0])
+        return [text for _, text in found[:limit]]
+
+
+def decomposes(prep: Prepared, n_groups: int) -> bool:
+    """Whether to solve asset by asset (``BidProblem.decompose``; ``None``: by size)."""
+    problem = prep.problem
+    coupled = problem.risk_weight > 0 and prep.n_scenarios > 1
+    if problem.decompose is None:
+        return n_groups > DECOMPOSE_ABOVE and not coupled and not prep.lots
+    if problem.decompose and (coupled or prep.lots):
+        raise InvalidInputError(
+            "decompose=True needs risk_weight=0 and whole_lots=False: a risk term or whole "
+            "lots tie the assets together",
+            hint="leave decompose at None to choose automatically",
+        )
+    return bool(problem.decompose)
+
+
+def solve_pieces(prep: Prepared, groups: list[AssetGroup]) -> ParkPlan | None:
+    """Solve each group alone, round the park's reserve offers and assemble the plan.
+
+    Returns ``None`` when the summed plan breaks a park connection limit (solve jointly).
+
+    Raises
+    ------
+    InfeasibleProblemError
+        A group has no feasible plan on its own (so the park has none): reasons in words.
+    """
+    t0 = time.perf_counter()
+    alone = _piece_prep(prep)
+    pieces: list[Piece] = []
+    build_s = 0.0
+    for group in groups:
+        t1 = time.perf_counter()
+        ctx = build_model(alone, [group])
+        build_s += time.perf_counter() - t1
+        pieces.append(Piece(group, ctx, _solve(ctx, group)))
+    held = _round_reserves(prep, alone, pieces)
+    positions = sum(p.x[p.ctx.variables["net"]] for p in pieces) - prep.base_load
+    if not _within_limits(prep, positions, held):
+        return None
+    revenue = sum(p.ctx.expected_profit(p.x) for p in pieces)
+    revenue -= float(prep.weights @ (prep.prices * prep.base_load * prep.dt_h).sum(axis=1))
+    total = time.perf_counter() - t0
+    return ParkPlan(pieces, positions, held, revenue, build_s, total - build_s)
+
+
+def _piece_prep(prep: Prepared) -> Prepared:
+    """The problem as one asset sees it: no base load, no park limits, reserves in any MW."""
+    problem = replace(prep.problem, import_limit_mw=np.inf, export_limit_mw=np.inf)
+    reserves = tuple(replace(r, increment_mw=None, min_bid_mw=0.0) for r in prep.reserves)
+    return replace(
+        prep, problem=problem, base_load=np.zeros_like(prep.base_load), reserves=reserves
+    )
+
+
+def _solve(ctx: ModelContext, group: AssetGroup) -> np.ndarray:
+    problem = ctx.prep.problem
+    if (
+        isinstance(group.spec, CurtailableLoadSpec)
+        and problem.exact_events
+        and not ctx.groups[group.id].reserves
+    ):
+        _fix_block(ctx, group.id, "curtail_event", best_events(ctx.prep, group.spec))
+    # fixed events stay integer variables: presolve removes them, and HiGHS answered "model
+    # status unknown" to some of these models passed as plain LPs
+    solution = solve_lp(
+        ctx.lp,
+        problem.solver,
+        problem.time_limit_s,
+        relax_integers=True,
+        keep_device_integers=True,
+    )
+    _raise_unless_solved(solution, ctx)
+    return solution.x
+
+
+def _fix_block(ctx: ModelContext, asset: str, name: str, values: np.ndarray) -> None:
+    block = next(b for b in ctx.lp.variable_blocks if b.name == name and b.asset == asset)
+    ids = np.arange(block.first, block.first + values.size)
+    ctx.lp.set_lower(ids, values.ravel())
+    ctx.lp.set_upper(ids, values.ravel())
+
+
+def _raise_unless_solved(solution: LpSolution, ctx: ModelContext) -> None:
+    prep = ctx.prep
+    if solution.status == "infeasible":
+        raise InfeasibleProblemError(
+            f"the bidding problem for {prep.day} is infeasible",
+            reasons=explain_infeasible(ctx, prep.problem.solver),
+        )
+    if solution.status not in SOLVED:
+        raise VppError(
+            f"the solver ({prep.problem.solver}) ended with {solution.status}: {solution.detail}"
+        )
+
+
+def _round_reserves(prep: Prepared, alone: Prepared, pieces: list[Piece]) -> dict[str, np.ndarray]:
+    """Park offers in whole increments (zero below the minimum bid), each holder's share scaled
+    down to match; every holder whose share shrank then re-plans its energy around it (less
+    reserve only loosens the rows reserves tighten, so the re-plan is feasible and earns at
+    least the scaled plan)."""
+    held: dict[str, np.ndarray] = {}
+    shrunk: dict[int, dict[str, np.ndarray]] = {}
+    for product in prep.reserves:
+        key = f"reserve:{product.id}"
+        totals = np.asarray(sum(p.x[p.ctx.variables[key]] for p in pieces), dtype=float)
+        offer = _offer(product, totals)
+        factor = np.divide(offer, totals, out=np.zeros_like(offer), where=totals > TOL)
+        factor = np.minimum(factor, 1.0)
+        for i, piece in enumerate(pieces):
+            ids = piece.ctx.groups[piece.group.id].reserves.get(product.id)
+            if ids is None or not (piece.x[ids] > TOL).any():
+                continue
+            if (factor[product.block] < 1.0 - TOL).any():
+                shrunk.setdefault(i, {})[product.id] = (
+                    np.maximum(piece.x[ids], 0.0) * factor[product.block]
+                )
+        held[product.id] = offer[product.block]
+    for i, changed in shrunk.items():
+        pieces[i] = _resolve(alone, pieces[i], changed)
+    return held
+
+
+def _offer(product: ReserveProduct, totals: np.ndarray) -> np.ndarray:
+    """(blocks,) park offer: whole increments rounded down, zero below the minimum bid."""
+    offer = totals.copy()
+    if product.increment_mw:
+        offer = np.floor(totals / product.increment_mw + TOL) * product.increment_mw
+    return np.where(offer >= product.min_bid_mw - 1e-9, offer, 0.0)
+
+
+def _resolve(alone: Prepared, piece: Piece, changed: dict[str, np.ndarray]) -> Piece:
+    """Re-plan one holder with its reserves fixed: ``changed`` where given, else as held."""
+    handles = piece.ctx.groups[piece.group.id]
+    fixed = {pid: np.maximum(piece.x[ids], 0.0) for pid, ids in handles.reserves.items()}
+    fixed.update(changed)
+    ctx = build_model(alone, [piece.group], fixed_reserves={piece.group.id: fixed})
+    return Piece(piece.group, ctx, _solve(ctx, piece.group))
+
+
+def _within_limits(prep: Prepared, positions: np.ndarray, held: dict[str, np.ndarray]) -> bool:
+    """Whether the park stays inside its connection with every reserve sold activated."""
+    problem = prep.problem
+    up = sum((held[r.id] for r in prep.reserves if r.up), np.zeros(prep.n_intervals))
+    down = sum((held[r.id] for r in prep.reserves if r.down), np.zeros(prep.n_intervals))
+    export_ok = (positions + up <= problem.export_limit_mw + TOL).all()
+    import_ok = (positions - down >= -problem.import_limit_mw - TOL).all()
+    return bool(export_ok and import_ok)
