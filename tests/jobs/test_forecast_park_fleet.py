@@ -6,8 +6,11 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from vpp.domain.errors import VppError
 from vpp.domain.market import load_market_profile
+from vpp.services import forecast_park as forecast_park_module
 from vpp.services.forecast_park import FLEET_MODEL_FROM, forecast_park
 from vpp.services.park_file import SAMPLE_PARK, LoadSource, ParkData, load_park
 
@@ -57,3 +60,40 @@ def test_a_small_park_keeps_one_model_per_tenant() -> None:
     forecasts = forecast_park(data, profile, day)
     assert forecasts.loads["steel"].model != "lgbm_global"
     assert {"cellco", "datacentre"} <= set(forecasts.loads)
+
+
+def test_worker_processes_give_the_same_forecasts(monkeypatch) -> None:
+    """Single-series forecasts run in worker processes from PARALLEL_FROM on; the result is
+    the same forecast for forecast as in this process."""
+    data = load_park(SAMPLE_PARK)
+    profile = load_market_profile("de-lu")
+    day = data.definition.demo_day
+    assert day is not None
+    park = many_tenants(data, 4)  # below the fleet model: one model per tenant
+    monkeypatch.setattr(forecast_park_module, "PARALLEL_FROM", 2)
+    inline = forecast_park(park, profile, day, workers=1)
+    pooled = forecast_park(park, profile, day, workers=2)
+    assert set(pooled.all()) == set(inline.all())
+    for key, forecast in inline.all().items():
+        other = pooled.all()[key]
+        assert other.model == forecast.model
+        pd.testing.assert_frame_equal(other.quantiles, forecast.quantiles)
+
+
+def test_a_failing_forecast_in_a_worker_keeps_its_message_and_hint(monkeypatch) -> None:
+    data = load_park(SAMPLE_PARK)
+    profile = load_market_profile("de-lu")
+    day = data.definition.demo_day
+    assert day is not None
+    park = many_tenants(data, 4)
+    series = park.series.copy()
+    series["tenant_0_mw"] = np.nan  # nothing known: no model can be trained
+    park = dataclasses.replace(park, series=series)
+    monkeypatch.setattr(forecast_park_module, "PARALLEL_FROM", 2)
+    with pytest.raises(VppError) as pooled:
+        forecast_park(park, profile, day, workers=2)
+    with pytest.raises(VppError) as inline:
+        forecast_park(park, profile, day, workers=1)
+    assert type(pooled.value) is type(inline.value)
+    assert pooled.value.message == inline.value.message
+    assert pooled.value.hint == inline.value.hint

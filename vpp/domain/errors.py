@@ -6,6 +6,8 @@ problem details in one handler; the CLI prints the message and exits non-zero.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class VppError(Exception):
     """Base of every error raised on purpose by parkvpp."""
@@ -19,6 +21,17 @@ class VppError(Exception):
         self.message = message
         self.hint = hint
         super().__init__(message if hint is None else f"{message} ({hint})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with every field (hint, reasons, ...), e.g. out of a worker process."""
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[VppError], args: tuple[Any, ...], state: dict[str, Any]) -> VppError:
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidInputError(VppError):

@@ -10,8 +10,13 @@ share the issue time, which must fall before the earliest gate closure of the pr
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing import get_context
+from typing import Any
 
 import pandas as pd
 
@@ -25,6 +30,9 @@ from vpp.services.park_file import ParkData
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 #: Metered tenants from which one global model forecasts all their loads [count].
 FLEET_MODEL_FROM = 12
+#: Independent series forecasts from which they run in worker processes [count]: below it,
+#: starting the workers (~2 s each, for their imports) costs more than it saves.
+PARALLEL_FROM = 16
 #: Market prices older than this at the issue time are stale: the forecast refuses them [days].
 STALE_PRICES_AFTER_DAYS = 7
 
@@ -113,63 +121,94 @@ def issue_time_for(data: ParkData, profile: MarketProfile, day: date) -> pd.Time
     return issue
 
 
-def forecast_park(data: ParkData, profile: MarketProfile, day: date) -> ParkForecasts:
-    """Issue every forecast the bid for delivery ``day`` needs, using only data known then."""
+def forecast_park(
+    data: ParkData, profile: MarketProfile, day: date, *, workers: int | None = None
+) -> ParkForecasts:
+    """Issue every forecast the bid for delivery ``day`` needs, using only data known then.
+
+    The forecasts of single series (price, reserve prices, loads without the fleet model,
+    every PV and wind asset) are independent: from :data:`PARALLEL_FROM` of them on they run
+    in ``workers`` processes (default: one per CPU), while this process fits the fleet load
+    model. The result does not depend on the number of workers.
+    """
     issue = issue_time_for(data, profile, day)
     tz, step = profile.timezone, profile.interval_minutes
     series = data.series
     country = profile.country
+    jobs: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {}
 
     def run(
+        key: str,
         column: str,
         model: str = "auto",
         exog: tuple[str, ...] = (),
         pv_system: PvSystem | None = None,
-    ) -> Forecast:
-        return forecast_day_ahead(
-            series[[column, *exog]],
-            column,
-            day,
-            tz,
-            issue,
-            model=model,
-            exog=exog,
-            interval_minutes=step,
-            quantiles=QUANTILES,
-            holidays_country=country,
-            pv_system=pv_system,
-        )
+    ) -> None:
+        options = {
+            "model": model,
+            "exog": exog,
+            "interval_minutes": step,
+            "quantiles": QUANTILES,
+            "holidays_country": country,
+            "pv_system": pv_system,
+        }
+        jobs[key] = (series[[column, *exog]], {"target": column, **options})
 
     prices = data.definition.prices
     upload = f"upload recent prices: POST /v1/markets/{profile.market_id}/prices"
     check_recent(series[prices.day_ahead], issue, prices.day_ahead, upload)
-    price = run(prices.day_ahead, model="auto")
-    reserves = {
-        product_id: run(column, model="naive_daily")
-        for product_id, column in prices.reserves.items()
+    run("price", prices.day_ahead, model="auto")
+    reserve_ids = [
+        product_id
+        for product_id in prices.reserves
         if any(p.id == product_id for p in profile.enabled_products())
-    }
-    loads: dict[str, Forecast] = {}
+    ]
+    for product_id in reserve_ids:
+        run(f"reserve:{product_id}", prices.reserves[product_id], model="naive_daily")
     metered = [load for load in data.definition.loads if load.column is not None]
-    if len(metered) >= FLEET_MODEL_FROM:
-        meters = pd.DataFrame({load.enterprise_id: series[load.column] for load in metered})
-        loads.update(
-            forecast_fleet_day_ahead(
-                meters,
-                day,
-                tz,
-                issue,
-                target="load_mw",
-                interval_minutes=step,
-                quantiles=QUANTILES,
-                holidays_country=country,
+    fleet = len(metered) >= FLEET_MODEL_FROM
+    if not fleet:
+        for load in metered:
+            assert load.column is not None
+            run(f"load:{load.enterprise_id}", load.column, model="auto")
+    wind_speed = data.definition.weather.get("wind_speed")
+    for asset_id, column in data.definition.generation.items():
+        spec = next(a.spec for a in data.portfolio.assets if a.spec.id == asset_id)
+        if isinstance(spec, PvSpec):
+            system = PvSystem(
+                spec.latitude, spec.longitude, spec.tilt_deg, spec.azimuth_deg, spec.capacity_mw
             )
-        )
+            run(f"generation:{asset_id}", column, model="auto", pv_system=system)
+        elif isinstance(spec, WindSpec) and wind_speed is not None:
+            run(f"generation:{asset_id}", column, exog=(wind_speed,))
+        else:
+            run(f"generation:{asset_id}", column, model="auto")
+    with _pool(len(jobs), workers) as pool:
+        pending = {
+            key: pool.submit(_forecast_one, frame, day, tz, issue, options)
+            for key, (frame, options) in jobs.items()
+        }
+        loads: dict[str, Forecast] = {}
+        if fleet:
+            meters = pd.DataFrame({load.enterprise_id: series[load.column] for load in metered})
+            loads.update(
+                forecast_fleet_day_ahead(
+                    meters,
+                    day,
+                    tz,
+                    issue,
+                    target="load_mw",
+                    interval_minutes=step,
+                    quantiles=QUANTILES,
+                    holidays_country=country,
+                )
+            )
+        done = {key: future.result() for key, future in pending.items()}
     for load in data.definition.loads:
         if load.enterprise_id in loads:
             continue
         if load.column is not None:
-            loads[load.enterprise_id] = run(load.column, model="auto")
+            loads[load.enterprise_id] = done[f"load:{load.enterprise_id}"]
         else:
             assert load.declared is not None
             index = profile.day_intervals(day)
@@ -185,17 +224,42 @@ def forecast_park(data: ParkData, profile: MarketProfile, day: date) -> ParkFore
                 quantiles=QUANTILES,
                 declared_profile=declared,
             )
-    generation: dict[str, Forecast] = {}
-    wind_speed = data.definition.weather.get("wind_speed")
-    for asset_id, column in data.definition.generation.items():
-        spec = next(a.spec for a in data.portfolio.assets if a.spec.id == asset_id)
-        if isinstance(spec, PvSpec):
-            system = PvSystem(
-                spec.latitude, spec.longitude, spec.tilt_deg, spec.azimuth_deg, spec.capacity_mw
-            )
-            generation[asset_id] = run(column, model="auto", pv_system=system)
-        elif isinstance(spec, WindSpec) and wind_speed is not None:
-            generation[asset_id] = run(column, exog=(wind_speed,))
-        else:
-            generation[asset_id] = run(column, model="auto")
-    return ParkForecasts(day, issue, price, reserves, loads, generation)
+    reserves = {product_id: done[f"reserve:{product_id}"] for product_id in reserve_ids}
+    generation = {
+        asset_id: done[f"generation:{asset_id}"] for asset_id in data.definition.generation
+    }
+    return ParkForecasts(day, issue, done["price"], reserves, loads, generation)
+
+
+def _forecast_one(
+    frame: pd.DataFrame, day: date, tz: str, issue: pd.Timestamp, options: dict[str, Any]
+) -> Forecast:
+    target = options.pop("target")
+    return forecast_day_ahead(frame, target, day, tz, issue, **options)
+
+
+class _Inline:
+    """An executor that runs each call at once, in this process."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., Forecast], *args: Any) -> Future[Forecast]:
+        future: Future[Forecast] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as error:  # re-raised by result(), as a pool would
+            future.set_exception(error)
+        return future
+
+
+def _pool(jobs: int, workers: int | None) -> ProcessPoolExecutor | _Inline:
+    """Worker processes for ``jobs`` forecasts, or this process when that would not pay."""
+    count = min(workers if workers is not None else (os.cpu_count() or 1), jobs)
+    if jobs < PARALLEL_FROM or count < 2:
+        return _Inline()
+    # spawn, not fork: the service runs threads (scheduler, server), which fork would copy
+    return ProcessPoolExecutor(max_workers=count, mp_context=get_context("spawn"))
