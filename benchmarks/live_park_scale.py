@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import signal
@@ -177,8 +178,15 @@ def thermal(rng: np.random.Generator, asset_id: str) -> dict[str, Any]:
         "baseline_power_mw": _r(top * rng.uniform(0.3, 0.7)),
         "energy_capacity_mwh": _r(rng.uniform(0.3, 4.0)),
         "soc_initial": _r(rng.uniform(0.3, 0.7)),
-        "standing_loss_per_h": _r(rng.uniform(0.01, 0.05)),
+        "standing_loss_per_h": rng.uniform(0.01, 0.05),
     }
+    # a device must be able to hold its stored energy (the enrolment refuses it otherwise):
+    # at most 90 % of the draw above the baseline goes to the standing loss
+    held = spec["soc_initial"] * spec["energy_capacity_mwh"]
+    room = spec["max_power_mw"] - spec["baseline_power_mw"]
+    spec["standing_loss_per_h"] = (
+        math.floor(min(spec["standing_loss_per_h"], 0.9 * room / held) * 1e4) / 1e4
+    )
     return {"spec": spec, "nominated_mw": _r(top * rng.uniform(0.5, 1.0))}
 
 
@@ -672,7 +680,11 @@ def measure(server: Server, fleet: Fleet, operator: dict[str, str]) -> dict[str,
     stop.set()
     sampler.join()
     tree = process_tree(pid)
-    peak_kb = sum(status_kb(p, "VmHWM") for p in tree)
+    # the forecast's worker processes are gone by now (their VmHWM with them): the peak is
+    # the larger of the survivors' high-water marks and the largest sampled sum of the tree
+    peak_kb = max(
+        sum(status_kb(p, "VmHWM") for p in tree), max((kb for _, kb in samples), default=0)
+    )
     runs = server.call(
         "GET", "/v1/jobs/runs", operator, params={"run_id": result["run_id"], "limit": 200}
     )
