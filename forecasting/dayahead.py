@@ -10,7 +10,7 @@ gaps in the history, intervals filled by a fallback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import numpy as np
@@ -20,7 +20,7 @@ from forecasting.coldstart import COLD_START_DAYS, declared_forecast, profile_fo
 from forecasting.gbm import GbmCache, forecast_gbm
 from forecasting.history import KnownHistory, build_known_history
 from forecasting.naive import NAIVE_MODELS, forecast_naive
-from forecasting.pv import PV_MODELS, PvSystem, forecast_pv
+from forecasting.pv import PV_MODELS, PvSystem, forecast_pv, forecast_pv_global
 from forecasting.stats import STATS_MODELS, forecast_stats
 from forecasting.uncertainty import check_levels, quantile_frame
 from forecasting.wind import WIND_MODELS, forecast_wind
@@ -30,6 +30,8 @@ from vpp.domain.forecast import Forecast
 MODELS: tuple[str, ...] = ("auto", *NAIVE_MODELS, "lgbm", *STATS_MODELS, *PV_MODELS, *WIND_MODELS)
 #: Models that run on a few days of history (the naive rules and PV smart persistence).
 SHORT_HISTORY_MODELS = (*NAIVE_MODELS, "pv_physics")
+#: Model name of PV forecasts from one LightGBM shared by a park's plants.
+PV_GLOBAL_MODEL = "pv_lgbm_global"
 #: Days of history from which ``auto`` trusts a trained model [d].
 AUTO_TRAINED_DAYS = COLD_START_DAYS
 
@@ -210,3 +212,52 @@ def forecast_known(
         model=name,
         flags=tuple(flags),
     )
+
+
+def forecast_pv_fleet_day_ahead(
+    histories: Mapping[str, pd.DataFrame],
+    target: str,
+    day: date,
+    tz: str,
+    issue_time: pd.Timestamp,
+    systems: Mapping[str, PvSystem],
+    interval_minutes: int = 15,
+    quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+    holidays_country: str | None = None,
+) -> dict[str, Forecast]:
+    """Day-ahead forecasts of many PV plants, issued together.
+
+    Plants for which ``"auto"`` picks ``pv_lgbm`` share one model
+    (:func:`forecasting.pv.forecast_pv_global`, model name :data:`PV_GLOBAL_MODEL`); the others
+    (short histories) get :func:`forecast_known` on their own. Same inputs and flags as
+    :func:`forecast_day_ahead`, per plant: ``histories[k]`` holds ``target`` in the unit of
+    ``systems[k].capacity_mw``.
+    """
+    levels = check_levels(quantiles)
+    knowns = {
+        k: build_known_history(frame, target, day, tz, issue_time, (), interval_minutes)
+        for k, frame in histories.items()
+    }
+    shared = [
+        k for k, known in knowns.items() if choose_model("auto", known, systems[k]) == "pv_lgbm"
+    ]
+    out: dict[str, Forecast] = {}
+    if len(shared) >= 2:
+        frames = forecast_pv_global(
+            {k: knowns[k] for k in shared}, systems, levels, holidays_country
+        )
+        for k in shared:
+            known = knowns[k]
+            flags = [f"history_gaps:{known.gaps}"] if known.gaps else []
+            frame = _fill_missing(frames[k], known, levels, flags)
+            out[k] = Forecast(
+                target=target,
+                issue_time=known.issue_time,
+                quantiles=frame,
+                model=PV_GLOBAL_MODEL,
+                flags=tuple(flags),
+            )
+    for k, known in knowns.items():
+        if k not in out:
+            out[k] = forecast_known(known, "auto", levels, holidays_country, systems[k])
+    return {k: out[k] for k in histories}

@@ -11,7 +11,7 @@ import pytest
 from vpp.domain.errors import VppError
 from vpp.domain.market import load_market_profile
 from vpp.services import forecast_park as forecast_park_module
-from vpp.services.forecast_park import FLEET_MODEL_FROM, forecast_park
+from vpp.services.forecast_park import FLEET_MODEL_FROM, PV_FLEET_MODEL_FROM, forecast_park
 from vpp.services.park_file import SAMPLE_PARK, LoadSource, ParkData, load_park
 
 
@@ -97,3 +97,55 @@ def test_a_failing_forecast_in_a_worker_keeps_its_message_and_hint(monkeypatch) 
     assert type(pooled.value) is type(inline.value)
     assert pooled.value.message == inline.value.message
     assert pooled.value.hint == inline.value.hint
+
+
+def many_plants(data: ParkData, n: int) -> ParkData:
+    """The sample park with ``n`` PV plants: the sample plant's output rescaled and noisy."""
+    rng = np.random.default_rng(1)
+    source = next(a for a in data.portfolio.assets if a.spec.id == "pv-cellco")
+    series = data.series.copy()
+    assets = [a for a in data.portfolio.assets if a.spec.type != "pv"]
+    generation = {k: v for k, v in data.definition.generation.items() if k != "pv-cellco"}
+    for k in range(n):
+        capacity = float(rng.uniform(0.5, 3.0))
+        spec = source.spec.model_copy(
+            update={
+                "id": f"pv-{k}",
+                "capacity_mw": capacity,
+                "azimuth_deg": float(rng.uniform(150, 210)),
+            }
+        )
+        assets.append(source.model_copy(update={"spec": spec}))
+        column = f"pv_{k}_mw"
+        scaled = series["pv_mw"] / source.spec.capacity_mw * capacity
+        noise = rng.normal(1.0, 0.05, len(scaled))
+        series[column] = (scaled * noise).clip(lower=0.0, upper=capacity)
+        generation[f"pv-{k}"] = column
+    portfolio = data.portfolio.model_copy(update={"assets": assets})
+    definition = data.definition.model_copy(update={"generation": generation})
+    return dataclasses.replace(data, portfolio=portfolio, definition=definition, series=series)
+
+
+def test_many_pv_plants_share_one_model_of_the_clear_sky_index() -> None:
+    data = load_park(SAMPLE_PARK)
+    profile = load_market_profile("de-lu")
+    day = data.definition.demo_day
+    assert day is not None
+    park = many_plants(data, PV_FLEET_MODEL_FROM)
+    forecasts = forecast_park(park, profile, day, workers=1)
+    plants = {a.spec.id: a.spec for a in park.portfolio.assets if a.spec.type == "pv"}
+    assert set(forecasts.generation) >= set(plants)
+    night = forecasts.generation["pv-0"].median.index.tz_convert("Europe/Berlin").hour < 4
+    for asset_id, spec in plants.items():
+        forecast = forecasts.generation[asset_id]
+        assert forecast.model == "pv_lgbm_global"
+        q = forecast.quantiles
+        assert q.notna().all().all()
+        assert (q.to_numpy() >= 0.0).all() and (q.to_numpy() <= spec.capacity_mw + 1e-9).all()
+        assert (q[0.1] <= q[0.5] + 1e-9).all() and (q[0.5] <= q[0.9] + 1e-9).all()
+        assert (forecast.median[night] == 0.0).all()
+        assert forecast.median.max() > 0.1 * spec.capacity_mw  # a May day has sun
+    # a plant twice the size of another is forecast about twice as high
+    ratio = forecasts.generation["pv-1"].median.sum() / forecasts.generation["pv-0"].median.sum()
+    capacity = plants["pv-1"].capacity_mw / plants["pv-0"].capacity_mw
+    assert ratio == pytest.approx(capacity, rel=0.35)

@@ -4,7 +4,9 @@ For each input of the bid: the day-ahead energy price, each reserve product's ca
 each tenant's inflexible load (metered history, or its declared schedule when it has none, which
 the forecast flags as a cold start) and each PV or wind asset's available output. From
 :data:`FLEET_MODEL_FROM` metered tenants on, one global LightGBM serves all their meters
-(``forecasting.forecast_fleet_day_ahead``) instead of a model chosen per tenant. All forecasts
+(``forecasting.forecast_fleet_day_ahead``) instead of a model chosen per tenant; likewise from
+:data:`PV_FLEET_MODEL_FROM` PV plants on, one model of the clear-sky index serves them all
+(``forecasting.forecast_pv_fleet_day_ahead``). All forecasts
 share the issue time, which must fall before the earliest gate closure of the products bid.
 """
 
@@ -20,7 +22,12 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting import PvSystem, forecast_day_ahead, forecast_fleet_day_ahead
+from forecasting import (
+    PvSystem,
+    forecast_day_ahead,
+    forecast_fleet_day_ahead,
+    forecast_pv_fleet_day_ahead,
+)
 from vpp.domain.assets import PvSpec, WindSpec
 from vpp.domain.errors import ForecastUnavailableError, InvalidInputError
 from vpp.domain.forecast import Forecast
@@ -30,6 +37,9 @@ from vpp.services.park_file import ParkData
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 #: Metered tenants from which one global model forecasts all their loads [count].
 FLEET_MODEL_FROM = 12
+#: PV plants from which one model of the clear-sky index serves them all
+#: (``forecasting.forecast_pv_fleet_day_ahead``) instead of one model per plant [count].
+PV_FLEET_MODEL_FROM = 12
 #: Independent series forecasts from which they run in worker processes [count]: below it,
 #: starting the workers (~2 s each, for their imports) costs more than it saves.
 PARALLEL_FROM = 16
@@ -172,18 +182,38 @@ def forecast_park(
             assert load.column is not None
             run(f"load:{load.enterprise_id}", load.column, model="auto")
     wind_speed = data.definition.weather.get("wind_speed")
+    specs = {a.spec.id: a.spec for a in data.portfolio.assets}
+    plants = {
+        asset_id: PvSystem(
+            spec.latitude, spec.longitude, spec.tilt_deg, spec.azimuth_deg, spec.capacity_mw
+        )
+        for asset_id in data.definition.generation
+        if isinstance(spec := specs[asset_id], PvSpec)
+    }
+    pv_fleet = len(plants) >= PV_FLEET_MODEL_FROM
     for asset_id, column in data.definition.generation.items():
-        spec = next(a.spec for a in data.portfolio.assets if a.spec.id == asset_id)
+        spec = specs[asset_id]
         if isinstance(spec, PvSpec):
-            system = PvSystem(
-                spec.latitude, spec.longitude, spec.tilt_deg, spec.azimuth_deg, spec.capacity_mw
-            )
-            run(f"generation:{asset_id}", column, model="auto", pv_system=system)
+            if not pv_fleet:
+                run(f"generation:{asset_id}", column, model="auto", pv_system=plants[asset_id])
         elif isinstance(spec, WindSpec) and wind_speed is not None:
             run(f"generation:{asset_id}", column, exog=(wind_speed,))
         else:
             run(f"generation:{asset_id}", column, model="auto")
-    with _pool(len(jobs), workers) as pool:
+    heavy = fleet and pv_fleet  # two large fits: one here, one in a worker
+    with _pool(len(jobs) + (PARALLEL_FROM if heavy else 0), workers) as pool:
+        pv_pending = None
+        if pv_fleet:
+            histories = {
+                asset_id: series[[data.definition.generation[asset_id]]].set_axis(
+                    ["output_mw"], axis=1
+                )
+                for asset_id in plants
+            }
+            options = {"interval_minutes": step, "quantiles": QUANTILES}
+            pv_pending = pool.submit(
+                _forecast_plants, histories, day, tz, issue, plants, country, options
+            )
         pending = {
             key: pool.submit(_forecast_one, frame, day, tz, issue, options)
             for key, (frame, options) in jobs.items()
@@ -204,6 +234,9 @@ def forecast_park(
                 )
             )
         done = {key: future.result() for key, future in pending.items()}
+        if pv_pending is not None:
+            for asset_id, forecast in pv_pending.result().items():
+                done[f"generation:{asset_id}"] = forecast
     for load in data.definition.loads:
         if load.enterprise_id in loads:
             continue
@@ -236,6 +269,20 @@ def _forecast_one(
 ) -> Forecast:
     target = options.pop("target")
     return forecast_day_ahead(frame, target, day, tz, issue, **options)
+
+
+def _forecast_plants(
+    histories: dict[str, pd.DataFrame],
+    day: date,
+    tz: str,
+    issue: pd.Timestamp,
+    plants: dict[str, PvSystem],
+    country: str | None,
+    options: dict[str, Any],
+) -> dict[str, Forecast]:
+    return forecast_pv_fleet_day_ahead(
+        histories, "output_mw", day, tz, issue, plants, holidays_country=country, **options
+    )
 
 
 class _Inline:
