@@ -29,8 +29,10 @@ joint model in ``benchmarks/bidding_decomposition.py``.
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -49,6 +51,9 @@ from vpp.domain.errors import InfeasibleProblemError, InvalidInputError, VppErro
 
 #: Model groups above which ``BidProblem.decompose=None`` (the default) solves asset by asset.
 DECOMPOSE_ABOVE = 40
+#: Most threads solving pieces at once (HiGHS releases the GIL while it solves; pieces are
+#: independent, so the plan does not depend on the count).
+MAX_THREADS = 8
 
 SOLVED = {"optimal", "feasible"}
 TOL = 1e-6
@@ -127,21 +132,24 @@ def solve_pieces(prep: Prepared, groups: list[AssetGroup]) -> ParkPlan | None:
     """
     t0 = time.perf_counter()
     alone = _piece_prep(prep)
-    pieces: list[Piece] = []
-    build_s = 0.0
-    for group in groups:
-        t1 = time.perf_counter()
+
+    def piece(group: AssetGroup) -> Piece:
         ctx = build_model(alone, [group])
-        build_s += time.perf_counter() - t1
-        pieces.append(Piece(group, ctx, _solve(ctx, group)))
-    held = _round_reserves(prep, alone, pieces)
+        return Piece(group, ctx, _solve(ctx, group))
+
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        pieces = list(pool.map(piece, groups))
+        held = _round_reserves(prep, alone, pieces, pool)
     positions = sum(p.x[p.ctx.variables["net"]] for p in pieces) - prep.base_load
     if not _within_limits(prep, positions, held):
         return None
     revenue = sum(p.ctx.expected_profit(p.x) for p in pieces)
     revenue -= float(prep.weights @ (prep.prices * prep.base_load * prep.dt_h).sum(axis=1))
-    total = time.perf_counter() - t0
-    return ParkPlan(pieces, positions, held, revenue, build_s, total - build_s)
+    return ParkPlan(pieces, positions, held, revenue, 0.0, time.perf_counter() - t0)
+
+
+def _threads() -> int:
+    return max(1, min(MAX_THREADS, os.cpu_count() or 1))
 
 
 def _piece_prep(prep: Prepared) -> Prepared:
@@ -194,7 +202,9 @@ def _raise_unless_solved(solution: LpSolution, ctx: ModelContext) -> None:
         )
 
 
-def _round_reserves(prep: Prepared, alone: Prepared, pieces: list[Piece]) -> dict[str, np.ndarray]:
+def _round_reserves(
+    prep: Prepared, alone: Prepared, pieces: list[Piece], pool: ThreadPoolExecutor
+) -> dict[str, np.ndarray]:
     """Park offers in whole increments (zero below the minimum bid), each holder's share scaled
     down to match; every holder whose share shrank then re-plans its energy around it (less
     reserve only loosens the rows reserves tighten, so the re-plan is feasible and earns at
@@ -216,8 +226,9 @@ def _round_reserves(prep: Prepared, alone: Prepared, pieces: list[Piece]) -> dic
                     np.maximum(piece.x[ids], 0.0) * factor[product.block]
                 )
         held[product.id] = offer[product.block]
-    for i, changed in shrunk.items():
-        pieces[i] = _resolve(alone, pieces[i], changed)
+    again = pool.map(lambda item: _resolve(alone, pieces[item[0]], item[1]), shrunk.items())
+    for i, redone in zip(shrunk, again, strict=True):
+        pieces[i] = redone
     return held
 
 

@@ -174,3 +174,16 @@ def test_live_park_scale_benchmark_smoke(shared_data: Path, tmp_path: Path) -> N
     assert unverified in measured["excluded"] and unverified not in measured["bid_assets"]
     assert measured["peak_rss_mb"] > 0 and measured["stage_ms"]["bid"] > 0
     assert "| advance wall time [s] | <= 60 |" in out.with_suffix(".md").read_text()
+
+
+def test_bidding_decomposition_benchmark_smoke(tmp_path: Path) -> None:
+    """12 dissimilar assets: the decomposed bid is worth no more than the joint LP bound."""
+    out = tmp_path / "decomposition"
+    result = run(
+        "bidding_decomposition.py", "--sizes", "12", "--joint-limit", "300", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (row,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert row["assets"] == 12 and row["joint_bound_eur"] is not None
+    assert row["flexibility_value_eur"] > 0
+    assert -1e-4 <= row["gap_to_bound"] < 0.5
