@@ -224,6 +224,7 @@ def forecast_pv_fleet_day_ahead(
     interval_minutes: int = 15,
     quantiles: Sequence[float] = (0.1, 0.5, 0.9),
     holidays_country: str | None = None,
+    threads: int = 1,
 ) -> dict[str, Forecast]:
     """Day-ahead forecasts of many PV plants, issued together.
 
@@ -231,7 +232,7 @@ def forecast_pv_fleet_day_ahead(
     (:func:`forecasting.pv.forecast_pv_global`, model name :data:`PV_GLOBAL_MODEL`); the others
     (short histories) get :func:`forecast_known` on their own. Same inputs and flags as
     :func:`forecast_day_ahead`, per plant: ``histories[k]`` holds ``target`` in the unit of
-    ``systems[k].capacity_mw``.
+    ``systems[k].capacity_mw``. ``threads``: LightGBM threads of the shared fit.
     """
     levels = check_levels(quantiles)
     knowns = {
@@ -244,7 +245,7 @@ def forecast_pv_fleet_day_ahead(
     out: dict[str, Forecast] = {}
     if len(shared) >= 2:
         frames = forecast_pv_global(
-            {k: knowns[k] for k in shared}, systems, levels, holidays_country
+            {k: knowns[k] for k in shared}, systems, levels, holidays_country, threads
         )
         for k in shared:
             known = knowns[k]

@@ -92,8 +92,8 @@ def clearsky_power(
     with warnings.catch_warnings():
         # pvlib 0.16 still reads DatetimeIndex.dayofyear, deprecated in pandas 3.
         warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
-        sky = site.get_clearsky(middle, model="ineichen")
         sun = site.get_solarposition(middle)
+        sky = site.get_clearsky(middle, model="ineichen", solar_position=sun)
     poa = pvlib.irradiance.get_total_irradiance(
         system.tilt_deg,
         system.azimuth_deg,
@@ -181,6 +181,7 @@ def forecast_pv_global(
     systems: Mapping[str, PvSystem],
     levels: Sequence[float],
     holidays_country: str | None = None,
+    threads: int = 1,
 ) -> dict[str, pd.DataFrame]:
     """``pv_lgbm`` for many plants at once: one LightGBM of the clear-sky index for all of them.
 
@@ -188,6 +189,8 @@ def forecast_pv_global(
     stacked, with the plant as a categorical feature and clear-sky power per MW of capacity, so
     the trees learn the weather once and each plant's own response. One fit over all rows costs
     about half of one fit per plant (measured on 30 plants: 12 s against 23 s).
+
+    ``threads`` LightGBM threads fit the stacked rows (they are many; one plant's are not).
 
     Returns
     -------
@@ -197,8 +200,9 @@ def forecast_pv_global(
     """
     ids = list(knowns)
     prepared = {k: _as_index(knowns[k], systems[k], per_mw=True) for k in ids}
+    params = replace(RENEWABLE_GBM, num_threads=max(1, threads))
     fitted = fit_gbm(
-        [prepared[k][0] for k in ids], levels, holidays_country, RENEWABLE_GBM, series_ids=ids
+        [prepared[k][0] for k in ids], levels, holidays_country, params, series_ids=ids
     )
     out: dict[str, pd.DataFrame] = {}
     for k in ids:

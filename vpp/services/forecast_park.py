@@ -210,7 +210,9 @@ def forecast_park(
                 )
                 for asset_id in plants
             }
-            options = {"interval_minutes": step, "quantiles": QUANTILES}
+            # the shared fit is the longest job: it may use every core once the rest is done
+            threads = workers if workers is not None else (os.cpu_count() or 1)
+            options = {"interval_minutes": step, "quantiles": QUANTILES, "threads": threads}
             pv_pending = pool.submit(
                 _forecast_plants, histories, day, tz, issue, plants, country, options
             )
