@@ -108,10 +108,14 @@ class DatabaseParkSource:
         with session_scope(self.engine) as session:
             return ParkRepository(session).list_ids()
 
-    def load(self, park_id: str, as_of: pd.Timestamp) -> ParkData:
-        """The park ``park_id`` as stored, with its series on the window around ``as_of``."""
+    def load(
+        self, park_id: str, as_of: pd.Timestamp, *, history_days: int | None = None
+    ) -> ParkData:
+        """The park ``park_id`` as stored, with its series on the window around ``as_of``
+        (``history_days`` before it; default: the source's)."""
         as_of = pd.Timestamp(as_of).tz_convert("UTC")
-        start = (as_of - timedelta(days=self.history_days)).floor("D")
+        days = self.history_days if history_days is None else history_days
+        start = (as_of - timedelta(days=days)).floor("D")
         end = (as_of + timedelta(days=AHEAD_DAYS)).ceil("D")
         with session_scope(self.engine) as session:
             park = ParkRepository(session).get(park_id)

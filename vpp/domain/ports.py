@@ -91,9 +91,12 @@ class ParkSource(Protocol):
         """Ids of every park."""
         ...
 
-    def load(self, park_id: str, as_of: pd.Timestamp) -> ParkData:
+    def load(
+        self, park_id: str, as_of: pd.Timestamp, *, history_days: int | None = None
+    ) -> ParkData:
         """The park, its portfolio and its series as known at ``as_of`` (weather forecasts
-        issued later are left out)."""
+        issued later are left out); ``history_days`` of series before it (``None``: as many
+        as the forecasts train on)."""
         ...
 
 
