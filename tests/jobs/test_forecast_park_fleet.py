@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from vpp.domain.errors import VppError
-from vpp.domain.market import load_market_profile
+from vpp.domain.market import MarketProfile, load_market_profile
 from vpp.services import forecast_park as forecast_park_module
 from vpp.services.forecast_park import FLEET_MODEL_FROM, PV_FLEET_MODEL_FROM, forecast_park
 from vpp.services.park_file import SAMPLE_PARK, LoadSource, ParkData, load_park
+
+
+def sample() -> tuple[ParkData, MarketProfile, date]:
+    """The sample park, its market and its demo day."""
+    data = load_park(SAMPLE_PARK)
+    assert data.definition.demo_day is not None
+    return data, load_market_profile("de-lu"), data.definition.demo_day
 
 
 def many_tenants(data: ParkData, n: int) -> ParkData:
@@ -32,10 +40,7 @@ def many_tenants(data: ParkData, n: int) -> ParkData:
 
 
 def test_many_metered_tenants_share_one_global_model() -> None:
-    data = load_park(SAMPLE_PARK)
-    profile = load_market_profile("de-lu")
-    day = data.definition.demo_day
-    assert day is not None
+    data, profile, day = sample()
     park = many_tenants(data, FLEET_MODEL_FROM)
     forecasts = forecast_park(park, profile, day)
     intervals = profile.day_intervals(day)
@@ -53,10 +58,7 @@ def test_many_metered_tenants_share_one_global_model() -> None:
 
 
 def test_a_small_park_keeps_one_model_per_tenant() -> None:
-    data = load_park(SAMPLE_PARK)
-    profile = load_market_profile("de-lu")
-    day = data.definition.demo_day
-    assert day is not None
+    data, profile, day = sample()
     forecasts = forecast_park(data, profile, day)
     assert forecasts.loads["steel"].model != "lgbm_global"
     assert {"cellco", "datacentre"} <= set(forecasts.loads)
@@ -65,10 +67,7 @@ def test_a_small_park_keeps_one_model_per_tenant() -> None:
 def test_worker_processes_give_the_same_forecasts(monkeypatch) -> None:
     """Single-series forecasts run in worker processes from PARALLEL_FROM on; the result is
     the same forecast for forecast as in this process."""
-    data = load_park(SAMPLE_PARK)
-    profile = load_market_profile("de-lu")
-    day = data.definition.demo_day
-    assert day is not None
+    data, profile, day = sample()
     park = many_tenants(data, 4)  # below the fleet model: one model per tenant
     monkeypatch.setattr(forecast_park_module, "PARALLEL_FROM", 2)
     inline = forecast_park(park, profile, day, workers=1)
@@ -81,10 +80,7 @@ def test_worker_processes_give_the_same_forecasts(monkeypatch) -> None:
 
 
 def test_a_failing_forecast_in_a_worker_keeps_its_message_and_hint(monkeypatch) -> None:
-    data = load_park(SAMPLE_PARK)
-    profile = load_market_profile("de-lu")
-    day = data.definition.demo_day
-    assert day is not None
+    data, profile, day = sample()
     park = many_tenants(data, 4)
     series = park.series.copy()
     series["tenant_0_mw"] = np.nan  # nothing known: no model can be trained
@@ -127,10 +123,7 @@ def many_plants(data: ParkData, n: int) -> ParkData:
 
 
 def test_many_pv_plants_share_one_model_of_the_clear_sky_index() -> None:
-    data = load_park(SAMPLE_PARK)
-    profile = load_market_profile("de-lu")
-    day = data.definition.demo_day
-    assert day is not None
+    data, profile, day = sample()
     park = many_plants(data, PV_FLEET_MODEL_FROM)
     forecasts = forecast_park(park, profile, day, workers=1)
     plants = {a.spec.id: a.spec for a in park.portfolio.assets if a.spec.type == "pv"}
