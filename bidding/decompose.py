@@ -131,7 +131,7 @@ def solve_pieces(prep: Prepared, groups: list[AssetGroup]) -> ParkPlan | None:
         A group has no feasible plan on its own (so the park has none): reasons in words.
     """
     t0 = time.perf_counter()
-    alone = _piece_prep(prep)
+    alone = piece_prep(prep)
 
     def piece(group: AssetGroup) -> Piece:
         ctx = build_model(alone, [group])
@@ -152,7 +152,7 @@ def _threads() -> int:
     return max(1, min(MAX_THREADS, os.cpu_count() or 1))
 
 
-def _piece_prep(prep: Prepared) -> Prepared:
+def piece_prep(prep: Prepared) -> Prepared:
     """The problem as one asset sees it: no base load, no park limits, reserves in any MW."""
     problem = replace(prep.problem, import_limit_mw=np.inf, export_limit_mw=np.inf)
     reserves = tuple(replace(r, increment_mw=None, min_bid_mw=0.0) for r in prep.reserves)

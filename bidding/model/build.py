@@ -49,6 +49,7 @@ def build_model(
     deviation_penalty: float = 0.0,
     fixed_reserves: dict[str, dict[str, FloatArray]] | None = None,
     block_reserves: bool = False,
+    monotone: bool = True,
 ) -> ModelContext:
     """Build the bidding model, or with ``awarded_mw`` the re-dispatch model after awards.
 
@@ -72,6 +73,9 @@ def build_model(
         Batteries hold one figure per product block (as the park offers it) instead of one
         per interval: a smaller, far less degenerate LP for many batteries; it gives up only
         moving reserve between batteries inside a block.
+    monotone : bool
+        Positions non-decreasing in price across scenarios (the bid-curve rule; ``False`` only
+        for bounds, e.g. the separable relaxation of ``benchmarks/bidding_decomposition.py``).
     """
     ctx = ModelContext(
         LinearProgram(),
@@ -89,7 +93,8 @@ def build_model(
         define_reserve_totals(ctx)
         define_net_position(ctx)
         define_energy_revenue(ctx)
-        define_bid_monotonicity(ctx)
+        if monotone:
+            define_bid_monotonicity(ctx)
     else:
         define_reserve_totals(ctx, fixed=awarded_reserves or {})
         define_net_position(ctx)

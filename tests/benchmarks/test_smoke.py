@@ -187,3 +187,6 @@ def test_bidding_decomposition_benchmark_smoke(tmp_path: Path) -> None:
     assert row["assets"] == 12 and row["joint_bound_eur"] is not None
     assert row["flexibility_value_eur"] > 0
     assert -1e-4 <= row["gap_to_bound"] < 0.5
+    # the separable relaxation is another upper bound (not nested with the joint LP's)
+    assert row["separable_bound_eur"] >= row["flexibility_value_eur"] - 1e-2
+    assert row["gap_to_best_bound"] <= min(row["gap_to_bound"], row["gap_to_separable"]) + 1e-9
