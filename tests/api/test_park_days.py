@@ -32,9 +32,7 @@ def test_an_empty_park_can_be_removed_and_one_with_assets_cannot(
     assert "park.delete" in actions
 
 
-def test_the_day_views_name_what_is_missing_before_a_run(
-    client: TestClient, world: World
-) -> None:
+def test_the_day_views_name_what_is_missing_before_a_run(client: TestClient, world: World) -> None:
     for view in ("bids", "forecasts", "awards", "setpoints"):
         answer = client.get(f"/v1/parks/suzhou-1/days/2026-03-02/{view}", headers=world.operator)
         assert answer.status_code == 404, answer.text

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -34,6 +34,7 @@ from vpp.domain.forecast import Forecast
 from vpp.domain.market import MarketProfile
 from vpp.services.park_file import ParkData
 
+T = TypeVar("T")
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 #: Metered tenants from which one global model forecasts all their loads [count].
 FLEET_MODEL_FROM = 12
@@ -296,8 +297,8 @@ class _Inline:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def submit(self, fn: Callable[..., Forecast], *args: Any) -> Future[Forecast]:
-        future: Future[Forecast] = Future()
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
         try:
             future.set_result(fn(*args))
         except BaseException as error:  # re-raised by result(), as a pool would
