@@ -136,11 +136,12 @@ def measure(size: int, joint_limit_s: float) -> dict[str, Any]:
         "joint_lp_s": round(joint_s, 2),
         "gap_to_bound": None
         if bound is None
-        else round((bound - idle - value) / (bound - idle), 5),
+        else round((bound - idle - value) / abs(bound - idle), 5),
         "separable_bound_eur": round(separable - idle, 2),
         "separable_s": round(separable_s, 2),
-        "gap_to_separable": round((separable - idle - value) / (separable - idle), 5),
-        "gap_to_best_bound": round((best - idle - value) / (best - idle), 5),
+        "gap_to_separable": round((separable - idle - value) / abs(separable - idle), 5),
+        "gap_to_best_bound": round((best - idle - value) / abs(best - idle), 5),
+        "joint_fallback": any("joint model" in note for note in result.notes),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
     }
     print(json.dumps(row), flush=True)
@@ -169,7 +170,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Python {m.get('python', '')}: `python benchmarks/bidding_decomposition.py "
         f"{' '.join(report['argv'])}`. Fleets of `live_park_scale.py` (seed {SEED}), 9 price "
         "scenarios, FCR for every asset. Values are flexibility values [EUR/day]: expected "
-        "revenue minus the park with no flexible asset. Gaps are to the lower of the two upper "
+        "revenue minus the park with no flexible asset (negative where the fleet's own loads "
+        "cost more than it earns); gaps are over the bound's magnitude. Gaps are to the lower of the two upper "
         "bounds (the joint LP relaxation where it solves within the limit, the separable "
         "relaxation always).",
         "",

@@ -347,10 +347,11 @@ def solve_day_ahead(problem: BidProblem) -> BidResult:
     t0 = time.perf_counter()
     prep = prepare(problem)
     precheck(prep)
-    plan = _plan(prep)
+    plan, solved_as = _plan(prep)
     positions = plan.positions
     energy_id = problem.profile.enabled_products("energy")[0].id
     curves, notes = energy_curves(prep, positions, energy_id)
+    notes = [*solved_as, *notes]
     for product in prep.reserves:
         curves.extend(reserve_curves(prep, product, plan.held[product.id]))
     bid_set = BidSet(
@@ -382,17 +383,22 @@ def solve_day_ahead(problem: BidProblem) -> BidResult:
     )
 
 
-def _plan(prep: Prepared) -> ParkPlan:
+def _plan(prep: Prepared) -> tuple[ParkPlan, list[str]]:
     """The park's plan: asset by asset for large portfolios (``bidding.decompose``) while the
-    park stays inside its connection, else from one joint model."""
+    park stays inside its connection, else from one joint model; and a note when the asset-by-
+    asset plan was given up."""
     problem = prep.problem
     groups = group_assets(
         prep.assets, problem.aggregate, problem.reserve_eligible, problem.virtual_groups
     )
+    notes: list[str] = []
     if decomposes(prep, len(groups)):
         plan = solve_pieces(prep, groups)
         if plan is not None:
-            return plan
+            return plan, notes
+        notes.append(
+            "solved as one joint model: the asset-by-asset plan would break a park connection limit"
+        )
     solved = solve_model(prep)
     ctx, x = solved.ctx, solved.x
     held: dict[str, np.ndarray] = {}
@@ -407,7 +413,7 @@ def _plan(prep: Prepared) -> ParkPlan:
         build_s=solved.build_s,
         solve_s=solved.solve_s,
         joint=(ctx, x),
-    )
+    ), notes
 
 
 def _schedule(

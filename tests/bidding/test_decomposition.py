@@ -170,6 +170,8 @@ def test_breaking_the_park_limit_falls_back_to_the_joint_model(de_lu, day, check
     result = solve_day_ahead(problem)
     check_result(problem, result)
     assert (result.positions_mw >= -9.0 - 1e-6).all()
+    assert any("solved as one joint model" in note for note in result.notes)
+    assert not any("joint model" in note for note in alone.notes)
 
 
 def test_decompose_refuses_a_risk_term(de_lu, day):
