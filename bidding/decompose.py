@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -161,14 +162,20 @@ def piece_prep(prep: Prepared) -> Prepared:
     )
 
 
+def fix_curtailment_events(ctx: ModelContext, groups: Sequence[AssetGroup]) -> None:
+    """Fix the events of every curtailable load that holds no reserve to those it would choose
+    on its own at the model's prices (:func:`bidding.model.loads.best_events`): what was a MIP
+    over all their events becomes an LP in their depths."""
+    if not ctx.prep.problem.exact_events:
+        return
+    for group in groups:
+        if isinstance(group.spec, CurtailableLoadSpec) and not ctx.groups[group.id].reserves:
+            _fix_block(ctx, group.id, "curtail_event", best_events(ctx.prep, group.spec))
+
+
 def _solve(ctx: ModelContext, group: AssetGroup) -> np.ndarray:
     problem = ctx.prep.problem
-    if (
-        isinstance(group.spec, CurtailableLoadSpec)
-        and problem.exact_events
-        and not ctx.groups[group.id].reserves
-    ):
-        _fix_block(ctx, group.id, "curtail_event", best_events(ctx.prep, group.spec))
+    fix_curtailment_events(ctx, [group])
     # fixed events stay integer variables: presolve removes them, and HiGHS answered "model
     # status unknown" to some of these models passed as plain LPs
     solution = solve_lp(

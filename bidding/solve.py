@@ -25,7 +25,14 @@ from bidding.aggregation import (
 )
 from bidding.checks import precheck
 from bidding.curves import energy_curves, reserve_curves
-from bidding.decompose import ParkPlan, Piece, decomposes, solve_pieces
+from bidding.decompose import (
+    DECOMPOSE_ABOVE,
+    ParkPlan,
+    Piece,
+    decomposes,
+    fix_curtailment_events,
+    solve_pieces,
+)
 from bidding.diagnosis import explain_infeasible
 from bidding.model import build_model
 from bidding.model.backend import LpSolution, solve_lp
@@ -125,6 +132,9 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
             block_reserves=problem.block_reserves,
             **build,  # type: ignore[arg-type]
         )
+        if build and len(groups) > DECOMPOSE_ABOVE:
+            # a large re-dispatch: one MIP over every load's events does not finish
+            fix_curtailment_events(ctx, groups)
         t1 = time.perf_counter()
         solution = _solve_relax_and_fix(ctx, prep)
     else:
@@ -144,6 +154,8 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
             fixed_reserves=held,
             **build,  # type: ignore[arg-type]
         )
+        if build and len(groups) > DECOMPOSE_ABOVE:
+            fix_curtailment_events(ctx, groups)
         t1 = time.perf_counter()
         solution = solve_lp(
             ctx.lp,

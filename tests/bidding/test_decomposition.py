@@ -7,10 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from bidding import BidProblem, solve_day_ahead
+from bidding import BidProblem, clear_day_ahead, solve_day_ahead
 from bidding.aggregation import AssetGroup
+from bidding.checks import plan_violations, reserve_rules_of
+from bidding.decompose import DECOMPOSE_ABOVE
+from bidding.dispatch import redispatch
 from bidding.model import build_model
 from bidding.model.backend import solve_lp
 from bidding.model.loads import best_events
@@ -211,3 +215,26 @@ def test_best_events_match_the_event_mip(de_lu, day, seed):
     fixed = solve_lp(ctx.lp)
     assert mip.status == fixed.status == "optimal"
     assert fixed.objective == pytest.approx(mip.objective, abs=1e-6)
+
+
+def test_redispatch_of_a_large_fleet_follows_the_awards_with_valid_events(de_lu, day):
+    """Beyond DECOMPOSE_ABOVE groups the re-dispatch fixes each curtailable load's events as it
+    would choose them at the cleared prices (one MIP over all of them did not finish at 500
+    assets): every device plan stays valid and the awards are delivered."""
+    assets = mixed_fleet(DECOMPOSE_ABOVE + 8, seed=11)
+    problem = fleet_problem(de_lu, day, assets)
+    result = solve_day_ahead(problem)
+    intervals = problem.intervals
+    realised = pd.Series(problem.price_scenarios[1], index=intervals)
+    awards = clear_day_ahead(
+        result.bid_set, realised, {"fcr": pd.Series(20.0, index=intervals)}, de_lu
+    )
+    done = redispatch(problem, awards)
+    assert (
+        np.abs(done.delivered_mw - done.awarded_mw).sum()
+        <= 1e-3 * np.abs(done.awarded_mw).sum() + 1e-6
+    )
+    prep = prepare(problem)
+    rules = reserve_rules_of(prep)
+    assert plan_violations(list(prep.assets), done.assets, prep.dt_h, rules) == []
+    assert (done.assets["curtail_mw"] > 0).any().any()  # some load does curtail
