@@ -40,15 +40,15 @@ import numpy as np
 import pandas as pd
 
 from bidding.aggregation import AssetGroup
-from bidding.diagnosis import binding_constraints, explain_infeasible
+from bidding.diagnosis import binding_constraints, raise_unless_solved
 from bidding.disaggregation import asset_frames
 from bidding.model import build_model
-from bidding.model.backend import LpSolution, solve_lp
+from bidding.model.backend import solve_lp
 from bidding.model.context import ModelContext
 from bidding.model.loads import best_events
 from bidding.problem import Prepared, ReserveProduct
 from vpp.domain.assets import CurtailableLoadSpec
-from vpp.domain.errors import InfeasibleProblemError, InvalidInputError, VppError
+from vpp.domain.errors import InvalidInputError
 
 #: Model groups above which ``BidProblem.decompose=None`` (the default) solves asset by asset.
 DECOMPOSE_ABOVE = 40
@@ -56,7 +56,6 @@ DECOMPOSE_ABOVE = 40
 #: independent, so the plan does not depend on the count).
 MAX_THREADS = 8
 
-SOLVED = {"optimal", "feasible"}
 TOL = 1e-6
 
 
@@ -185,7 +184,7 @@ def _solve(ctx: ModelContext, group: AssetGroup) -> np.ndarray:
         relax_integers=True,
         keep_device_integers=True,
     )
-    _raise_unless_solved(solution, ctx)
+    raise_unless_solved(solution, ctx)
     return solution.x
 
 
@@ -194,19 +193,6 @@ def _fix_block(ctx: ModelContext, asset: str, name: str, values: np.ndarray) -> 
     ids = np.arange(block.first, block.first + values.size)
     ctx.lp.set_lower(ids, values.ravel())
     ctx.lp.set_upper(ids, values.ravel())
-
-
-def _raise_unless_solved(solution: LpSolution, ctx: ModelContext) -> None:
-    prep = ctx.prep
-    if solution.status == "infeasible":
-        raise InfeasibleProblemError(
-            f"the bidding problem for {prep.day} is infeasible",
-            reasons=explain_infeasible(ctx, prep.problem.solver),
-        )
-    if solution.status not in SOLVED:
-        raise VppError(
-            f"the solver ({prep.problem.solver}) ended with {solution.status}: {solution.detail}"
-        )
 
 
 def _round_reserves(

@@ -12,9 +12,10 @@ import copy
 
 import numpy as np
 
-from bidding.model.backend import solve_lp
+from bidding.model.backend import LpSolution, solve_lp
 from bidding.model.context import ModelContext
 from bidding.model.lp import Block, FloatArray, LinearProgram
+from vpp.domain.errors import InfeasibleProblemError, VppError
 
 TOL = 1e-6
 LIMIT_VARIABLES = {
@@ -116,3 +117,21 @@ def explain_infeasible(ctx: ModelContext, solver: str) -> list[str]:
                 f"at {_when(ctx, block, tuple(int(p) for p in position))}"
             )
     return reasons or ["the solver reports infeasibility that no single requirement explains"]
+
+
+SOLVED = {"optimal", "feasible"}
+
+
+def raise_unless_solved(solution: LpSolution, ctx: ModelContext) -> None:
+    """Raise :class:`InfeasibleProblemError` (with the reasons in words) for an infeasible
+    model, :class:`VppError` for any other answer than a solution."""
+    prep = ctx.prep
+    if solution.status == "infeasible":
+        raise InfeasibleProblemError(
+            f"the bidding problem for {prep.day} is infeasible",
+            reasons=explain_infeasible(ctx, prep.problem.solver),
+        )
+    if solution.status not in SOLVED:
+        raise VppError(
+            f"the solver ({prep.problem.solver}) ended with {solution.status}: {solution.detail}"
+        )

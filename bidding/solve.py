@@ -33,7 +33,7 @@ from bidding.decompose import (
     fix_curtailment_events,
     solve_pieces,
 )
-from bidding.diagnosis import explain_infeasible
+from bidding.diagnosis import SOLVED, raise_unless_solved
 from bidding.model import build_model
 from bidding.model.backend import LpSolution, solve_lp
 from bidding.model.context import ModelContext
@@ -41,7 +41,7 @@ from bidding.model.market import reserve_total_terms
 from bidding.problem import BidProblem, Prepared, ReserveProduct, prepare
 from bidding.setpoints import dispatch_plan
 from vpp.domain.bids import BidSet, DispatchPlan, check_bid_set
-from vpp.domain.errors import InfeasibleProblemError, VppError
+from vpp.domain.errors import VppError
 
 
 @dataclass
@@ -146,7 +146,7 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
             **build,  # type: ignore[arg-type]
         )
         first = _solve_coarse(first_ctx, prep)
-        _raise_unless_solved(first, first_ctx, prep)
+        raise_unless_solved(first, first_ctx)
         held = _coarse_reserves(first_ctx, first.x, nested)
         ctx = build_model(
             prep,
@@ -165,20 +165,8 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
             keep_device_integers=True,
         )
     t2 = time.perf_counter()
-    _raise_unless_solved(solution, ctx, prep)
+    raise_unless_solved(solution, ctx)
     return Solved(prep, ctx, solution.x, solution.objective, groups, t1 - t0, t2 - t1)
-
-
-def _raise_unless_solved(solution: LpSolution, ctx: ModelContext, prep: Prepared) -> None:
-    if solution.status == "infeasible":
-        reasons = explain_infeasible(ctx, prep.problem.solver)
-        raise InfeasibleProblemError(
-            f"the bidding problem for {prep.day} is infeasible", reasons=reasons
-        )
-    if solution.status not in SOLVED:
-        raise VppError(
-            f"the solver ({prep.problem.solver}) ended with {solution.status}: {solution.detail}"
-        )
 
 
 def _solve_coarse(ctx: ModelContext, prep: Prepared) -> LpSolution:
@@ -248,8 +236,6 @@ AUTO_MIP_NODE_LIMIT = 500
 """Branch-and-bound nodes the automatic mode lets the exact reserve MIP explore before keeping
 relax-and-fix. A limit on work, not on wall-clock time: a time limit made the answer depend on
 how busy the machine was (the MIP proven optimal on an idle machine, cut short under load)."""
-
-SOLVED = {"optimal", "feasible"}
 
 
 def _solve_relax_and_fix(ctx: ModelContext, prep: Prepared) -> LpSolution:
