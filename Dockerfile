@@ -1,5 +1,12 @@
 # parkvpp service image: API + scheduler. Multi-stage: build wheels, then a slim runtime as a
-# non-root user with a health check on /healthz.
+# non-root user with a health check on /healthz. The console's browser files (htmx, ECharts,
+# Swagger UI, ReDoc) are installed from console-assets/package-lock.json in a Node stage and
+# copied into the package before the wheel is built: nothing is loaded from a CDN at run time.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY console-assets/package.json console-assets/package-lock.json console-assets/vendor.sh ./
+RUN npm ci --ignore-scripts --no-audit --no-fund && sh vendor.sh /assets/vendor
+
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential libgomp1 \
@@ -9,6 +16,7 @@ COPY vpp ./vpp
 COPY forecasting ./forecasting
 COPY bidding ./bidding
 COPY adapters ./adapters
+COPY --from=assets /assets/vendor ./vpp/console/static/vendor
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime

@@ -12,8 +12,12 @@ OUT    ?= out/demo
 PYTHON312 ?= python3.12
 VEN_VENV  := .venv-ven
 VEN_STAMP := $(VEN_VENV)/.installed
+# The web console's browser files (htmx, ECharts, Swagger UI, ReDoc), pinned in
+# console-assets/package-lock.json and copied into the package: nothing comes from a CDN at run time.
+VENDOR_DIR   := vpp/console/static/vendor
+VENDOR_STAMP := $(VENDOR_DIR)/.stamp
 
-.PHONY: demo test lint serve clean ven-venv
+.PHONY: demo test lint serve clean ven-venv console-assets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +41,21 @@ $(VEN_STAMP):
 
 ven-venv: $(VEN_STAMP)
 
-demo: $(STAMP)
+# Reruns only when the lock file (or the list of copied files) changes; needs Node.js with npm.
+$(VENDOR_STAMP): console-assets/package-lock.json console-assets/vendor.sh
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found: install Node.js 18+ with npm (Debian: apt-get install nodejs npm) to vendor the console's browser files"; exit 1; }
+	cd console-assets && npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(VENDOR_DIR)
+	sh console-assets/vendor.sh $(VENDOR_DIR)
+	touch $@
+
+console-assets: $(VENDOR_STAMP)
+
+demo: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/vpp demo --out $(OUT)
 
 # One pytest worker per core; a test file stays on one worker (its module fixtures start servers).
-test: $(STAMP) ven-venv
+test: $(STAMP) $(VENDOR_STAMP) ven-venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n auto --dist loadfile
 
@@ -50,7 +64,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy vpp/domain forecasting bidding
 
-serve: $(STAMP)
+serve: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/vpp serve
 
 clean:
