@@ -70,7 +70,8 @@ def test_bid_status_follows_the_workflow(seeded: Engine) -> None:
     [
         ((), "approved"),
         ((), "submitted"),
-        (("review",), "draft"),
+        (("review",), "submitted"),
+        (("review", "approved"), "draft"),
         (("review", "approved"), "awarded"),
         (("review", "approved", "submitted", "rejected"), "awarded"),
         (("review", "approved", "submitted", "awarded"), "submitted"),

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
+import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -123,3 +124,48 @@ def test_operators_follow_and_approve_the_run_through_the_api(
         assert late.status_code == 409 and "too late" in late.json()["detail"]
         missing = client.get("/v1/pipeline/runs/nope", headers=operator)
         assert missing.status_code == 404
+
+
+def test_an_operator_rejects_bids_with_a_reason_and_the_day_is_bid_again(
+    make_pipeline: MakePipeline, engine: Engine
+) -> None:
+    pipeline = make_pipeline()
+    times = pipeline.times(DAY)
+    pipeline.advance(DAY, times.forecast_at)
+    first_offer = pipeline.done(DAY)["bid"]["offered_mwh"]
+    run_id = pipeline.run_id(DAY)
+    at = (times.forecast_at + pd.Timedelta(minutes=30)).isoformat()
+    with build_client(str(engine.url)) as client:
+        _, operator_key = make_key(client, "operator")
+        _, tenant_key = make_key(client, "enterprise", "cellco")
+        operator = {"X-API-Key": operator_key}
+        url = f"/v1/pipeline/runs/{run_id}/reject"
+
+        tenant = client.post(url, json={"reason": "x", "at": at}, headers={"X-API-Key": tenant_key})
+        assert tenant.status_code == 403
+        empty = client.post(url, json={"reason": "", "at": at}, headers=operator)
+        assert empty.status_code == 422
+        late = client.post(
+            url, json={"reason": "too much", "at": times.gate_closure.isoformat()}, headers=operator
+        )
+        assert late.status_code == 409 and "too late" in late.json()["detail"]
+
+        rejected = client.post(
+            url, json={"reason": "battery b1 is in maintenance", "at": at}, headers=operator
+        )
+        assert rejected.status_code == 200, rejected.text
+        run = rejected.json()
+        assert run["next_stage"] == "bid" and [s["stage"] for s in run["stages"]] == ["forecast"]
+        again = client.post(url, json={"reason": "twice", "at": at}, headers=operator)
+        assert again.status_code == 409  # nothing in review any more
+
+        audit = client.get("/v1/audit", params={"action": "bids.reject"}, headers=operator)
+        (entry,) = [e for e in audit.json()["items"] if e["action"] == "bids.reject"]
+        assert entry["after"]["reason"] == "battery b1 is in maintenance"
+        jobs = client.get("/v1/jobs/runs", params={"status": "rejected"}, headers=operator)
+        assert "battery b1 is in maintenance" in jobs.json()["items"][0]["message"]
+
+    # the next advance bids again, and the new bid set waits in review once more
+    outcomes = pipeline.advance(DAY, times.forecast_at + pd.Timedelta(minutes=31))
+    assert [(o.stage, o.status) for o in outcomes] == [("bid", "succeeded"), ("approve", "waiting")]
+    assert pipeline.done(DAY)["bid"]["offered_mwh"] == pytest.approx(first_offer)

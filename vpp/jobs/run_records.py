@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vpp.db.engine import session_scope
 from vpp.db.job_tables import JobRunRow, PipelineRunRow, PipelineStageRow
 from vpp.db.repositories import AuditRepository, BidRepository
-from vpp.domain.errors import ConflictError, GateClosedError, NotFoundError
+from vpp.domain.errors import ConflictError, GateClosedError, InvalidInputError, NotFoundError
 from vpp.domain.pipeline import Stage
 
 JOB = "day-ahead"
@@ -32,9 +33,10 @@ def approve_run(
     gate_closure: pd.Timestamp,
     now: datetime | pd.Timestamp,
     request_id: str | None = None,
+    reason: str | None = None,
 ) -> None:
     """Record (and audit) an operator's approval of run ``run_id``'s bid set at the pipeline's
-    instant ``now``, before ``gate_closure``."""
+    instant ``now``, before ``gate_closure`` (with the operator's ``reason``, if given)."""
     stamp = pd.Timestamp(now).tz_convert("UTC").floor("us")
     with session_scope(engine) as session:
         run = session.get(PipelineRunRow, run_id)
@@ -52,6 +54,8 @@ def approve_run(
             )
         BidRepository(session).set_status(run_id, "approved", at=stamp.to_pydatetime())
         detail = {"by": actor, "operator": True, "offered_mwh": done["bid"]["offered_mwh"]}
+        if reason:
+            detail["reason"] = reason
         finish_stage(session, run_id, "approve", stamp, detail)
         session.add(
             JobRunRow(
@@ -62,7 +66,7 @@ def approve_run(
                 started_at=stamp.to_pydatetime(),
                 finished_at=stamp.to_pydatetime(),
                 duration_ms=0.0,
-                message=f"approved by {actor}",
+                message=f"approved by {actor}" + (f": {reason}" if reason else ""),
             )
         )
         AuditRepository(session).record(
@@ -71,7 +75,71 @@ def approve_run(
             "pipeline_run",
             run_id,
             before={"status": "review"},
-            after={"status": "approve", "at": stamp.isoformat()},
+            after={"status": "approve", "at": stamp.isoformat(), "reason": reason},
+            at=datetime.now(UTC),
+            request_id=request_id,
+        )
+
+
+def reject_run(
+    engine: Engine,
+    run_id: str,
+    actor: str,
+    reason: str,
+    gate_closure: pd.Timestamp,
+    now: datetime | pd.Timestamp,
+    request_id: str | None = None,
+) -> None:
+    """Send run ``run_id``'s bid set in review back to bidding, with the operator's reason.
+
+    The bid set returns to draft and the bid stage is undone, so the next advance (the
+    scheduler's tick) builds the bids again from what is stored then: fix the asset, outage or
+    data the reason names, and the day is bid again before its gate. Audited.
+    """
+    if not reason.strip():
+        raise InvalidInputError(
+            "a rejection needs a reason", hint="say what is wrong with the bids"
+        )
+    stamp = pd.Timestamp(now).tz_convert("UTC").floor("us")
+    with session_scope(engine) as session:
+        run = session.get(PipelineRunRow, run_id)
+        if run is None:
+            raise NotFoundError(f"pipeline run {run_id} not found")
+        done = stages_done(session, run_id)
+        if "bid" not in done or "approve" in done or run.status == "missed":
+            raise ConflictError(f"run {run_id} is {run.status}; there is no bid set in review")
+        if stamp >= gate_closure:
+            raise GateClosedError(
+                f"the gate for {run.delivery_day} closed at {gate_closure.isoformat()}; "
+                "rejection is too late"
+            )
+        BidRepository(session).set_status(run_id, "draft", at=stamp.to_pydatetime())
+        session.execute(
+            sa.delete(PipelineStageRow).where(
+                col(PipelineStageRow.run_id) == run_id, col(PipelineStageRow.stage) == "bid"
+            )
+        )
+        run.status, run.updated_at = "forecast", stamp.to_pydatetime()
+        session.add(run)
+        session.add(
+            JobRunRow(
+                job=JOB,
+                run_id=run_id,
+                stage="approve",
+                status="rejected",
+                started_at=stamp.to_pydatetime(),
+                finished_at=stamp.to_pydatetime(),
+                duration_ms=0.0,
+                message=f"rejected by {actor}: {reason}",
+            )
+        )
+        AuditRepository(session).record(
+            actor,
+            "bids.reject",
+            "pipeline_run",
+            run_id,
+            before={"status": "review", "offered_mwh": done["bid"].get("offered_mwh")},
+            after={"status": "draft", "at": stamp.isoformat(), "reason": reason},
             at=datetime.now(UTC),
             request_id=request_id,
         )

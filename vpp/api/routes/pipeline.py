@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import col, select
 
-from vpp.api.deps import EngineDep, require
+from vpp.api.deps import JSON_BODY, EngineDep, require
 from vpp.api.schemas.common import Limit, Page
 from vpp.api.security import Principal
 from vpp.db.engine import session_scope
@@ -22,7 +22,7 @@ from vpp.db.job_tables import AlertRow, JobRunRow, OutboxRow, PipelineRunRow, Pi
 from vpp.domain.errors import NotFoundError
 from vpp.domain.market import load_market_profile
 from vpp.domain.pipeline import STAGES, load_pipeline_policy, pipeline_times
-from vpp.jobs.run_records import approve_run
+from vpp.jobs.run_records import approve_run, reject_run
 from vpp.jobs.scheduler import pipeline_clock
 
 router = APIRouter(tags=["pipeline"])
@@ -155,19 +155,54 @@ def approve(
             "pipeline's clock."
         ),
     ] = None,
+    reason: Annotated[str | None, Query(max_length=500, description="Why (audited).")] = None,
 ) -> PipelineRunPublic:
     """Approve the bid set waiting in review; refused once the gate has closed (409).
 
     The instant is the pipeline's clock: the replayed one when this process replays, else now.
     """
     before = _run(engine, run_id)
-    config_dir = request.app.state.settings.config_dir
-    profile = load_market_profile(before.market_id, config_dir)
-    policy = load_pipeline_policy(before.market_id, config_dir)
-    closure = pipeline_times(profile, policy, before.delivery_day).gate_closure
     now = pd.Timestamp(at) if at is not None else pipeline_clock().now()
-    approve_run(engine, run_id, operator.actor, closure, now)
+    approve_run(engine, run_id, operator.actor, gate_closure(request, before), now, reason=reason)
     return _run(engine, run_id)
+
+
+class RejectRequest(BaseModel):
+    """Why the operator sends a bid set back."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    at: AwareDatetime | None = None
+    """The instant of rejection (replays); default: the pipeline's clock."""
+
+
+@router.post(
+    "/v1/pipeline/runs/{run_id}/reject",
+    summary="Send a run's bid set back to bidding",
+    dependencies=[JSON_BODY],
+)
+def reject(
+    run_id: str,
+    body: RejectRequest,
+    request: Request,
+    engine: EngineDep,
+    operator: Annotated[Principal, Depends(require("bids:approve"))],
+) -> PipelineRunPublic:
+    """Reject the bid set in review with a reason (audited); the next advance bids again.
+
+    Refused once the gate has closed (409) or when no bid set waits in review (409).
+    """
+    before = _run(engine, run_id)
+    now = pd.Timestamp(body.at) if body.at is not None else pipeline_clock().now()
+    reject_run(engine, run_id, operator.actor, body.reason, gate_closure(request, before), now)
+    return _run(engine, run_id)
+
+
+def gate_closure(request: Request, run: PipelineRunPublic) -> pd.Timestamp:
+    """The gate closure of ``run``'s delivery day in its market."""
+    config_dir = request.app.state.settings.config_dir
+    profile = load_market_profile(run.market_id, config_dir)
+    policy = load_pipeline_policy(run.market_id, config_dir)
+    return pipeline_times(profile, policy, run.delivery_day).gate_closure
 
 
 @router.get("/v1/jobs/runs", summary="Job runs")

@@ -21,7 +21,7 @@ from vpp.domain.errors import ConflictError, InvalidInputError, NotFoundError
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"review"}),
-    "review": frozenset({"approved"}),
+    "review": frozenset({"approved", "draft"}),  # draft: the operator sent it back
     "approved": frozenset({"submitted"}),
     "submitted": frozenset({"awarded", "rejected"}),
     "awarded": frozenset(),
