@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from vpp import __version__
 from vpp.api.conventions import install_conventions
+from vpp.api.docs import install_docs
 from vpp.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from vpp.api.routes import (
     agreements,
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Virtual power plant aggregation and market bidding for industrial parks.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -75,4 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         operations,
     ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
+    install_docs(app)
     return app
