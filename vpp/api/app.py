@@ -28,6 +28,7 @@ from vpp.api.routes import (
     statements,
     telemetry,
 )
+from vpp.console.routes import install_console
 from vpp.db.engine import make_engine
 from vpp.db.migrate import upgrade
 from vpp.settings import Settings, get_settings
@@ -79,4 +80,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     install_docs(app)
+    install_console(app)
     return app

@@ -83,11 +83,11 @@ def _principal(engine: Engine, settings: ApiSettings, presented: str, jwt_secret
     if admin is not None and secret_matches(presented, hash_secret(admin.get_secret_value())):
         return Principal("bootstrap", "admin", None, frozenset(ROLE_SCOPES["admin"]), "bootstrap")
     if presented.startswith(KEY_PREFIX):
-        return _from_key(engine, presented)
-    return _from_token(engine, presented, jwt_secret)
+        return principal_from_key(engine, presented)
+    return principal_from_token(engine, presented, jwt_secret)
 
 
-def _from_key(engine: Engine, presented: str) -> Principal:
+def principal_from_key(engine: Engine, presented: str) -> Principal:
     key_id, secret = split_key(presented)
     with session_scope(engine) as session:
         record = ApiKeyRepository(session).find(key_id)
@@ -105,7 +105,7 @@ def _from_key(engine: Engine, presented: str) -> Principal:
     )
 
 
-def _from_token(engine: Engine, token: str, secret: str) -> Principal:
+def principal_from_token(engine: Engine, token: str, secret: str) -> Principal:
     claimed = read_token(token, secret)
     with session_scope(engine) as session:
         record = ApiKeyRepository(session).find(claimed.key_id)

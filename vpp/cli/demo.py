@@ -12,7 +12,7 @@ PostgreSQL via VPP_DATABASE_URL).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,14 +20,18 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import Engine
 
 from adapters.exports.day_files import write_day_artefacts
+from vpp.api.security import ROLE_SCOPES, generate_key
 from vpp.cli.summary import print_summary
 from vpp.db.engine import make_engine, session_scope
 from vpp.db.enrolment_store import DatabaseEnrolment
 from vpp.db.migrate import upgrade
+from vpp.db.repositories.credentials import ApiKeyRecord, ApiKeyRepository
 from vpp.domain.errors import VppError
 from vpp.domain.market import load_market_profile
+from vpp.domain.park import Park
 from vpp.jobs.runtime import build_pipeline, device_channel
 from vpp.services.day_ahead_cycle import realised
 from vpp.services.park_file import SAMPLE_PARK, load_park
@@ -99,6 +103,33 @@ def demo(
         engine.dispose()
     stored = engine.url.render_as_string(hide_password=True)
     print_summary(console, data, result, files, stored)
+
+
+def console_keys(engine: Engine, park: Park, actor: str = OPERATOR) -> dict[str, str]:
+    """New API keys to sign in to the console: the operator, the settlement team and each
+    enterprise of ``park`` (label ``demo console``; the keys are shown once, stored hashed)."""
+    now = datetime.now(UTC)
+    wanted = [("operator", None), ("settlement", None)]
+    wanted += [("enterprise", e.id) for e in park.enterprises]
+    keys: dict[str, str] = {}
+    with session_scope(engine) as session:
+        repo = ApiKeyRepository(session)
+        for role, enterprise_id in wanted:
+            key = generate_key()
+            repo.add(
+                ApiKeyRecord(
+                    id=key.key_id,
+                    secret_sha256=key.secret_sha256,
+                    role=role,
+                    enterprise_id=enterprise_id,
+                    scopes=ROLE_SCOPES[role],
+                    label="demo console",
+                    created_at=now,
+                    created_by=actor,
+                )
+            )
+            keys[enterprise_id or role] = key.token
+    return keys
 
 
 class DemoStageFailed(VppError):
