@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlmodel import Session, select
 
 from vpp.db.engine import make_engine
 from vpp.db.repositories import BidRepository, StatementRepository
+from vpp.db.repositories.credentials import ApiKeyRepository
 from vpp.db.tables import StatementRow
 from vpp.domain.bids import BidSet, check_bid_set
 from vpp.domain.market import load_market_profile
@@ -132,6 +134,38 @@ def test_demo_is_stored_and_a_rerun_changes_nothing(
     first = json.loads((work / "out" / "summary.json").read_text())
     second = json.loads((work / "out2" / "summary.json").read_text())
     assert first["statements"] == second["statements"]
+
+    # each run writes console keys for every role, readable by the owner only, and the
+    # previous run's keys no longer sign in
+    old, new = (_console_keys(work / folder / "console-keys.txt") for folder in ("out", "out2"))
+    assert set(new) == {
+        "operator",
+        "settlement",
+        "steel",
+        "cellco",
+        "datacentre",
+        "depot",
+        "parkco",
+    }
+    assert ((work / "out2" / "console-keys.txt").stat().st_mode & 0o777) == 0o600
+    assert "/console" in again.stdout
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        keys = ApiKeyRepository(session)
+        assert not keys.get(_key_id(old["operator"])).usable_at(now)
+        assert keys.get(_key_id(new["operator"])).usable_at(now)
+        assert keys.get(_key_id(new["cellco"])).enterprise_id == "cellco"
+    engine.dispose()
+
+
+def _console_keys(path: Path) -> dict[str, str]:
+    rows = [line.split("\t") for line in path.read_text().splitlines() if not line.startswith("#")]
+    return {who: key for who, key in rows}
+
+
+def _key_id(key: str) -> str:
+    return key.removeprefix("vpp_").split(".")[0]
 
 
 def test_demo_refuses_a_day_without_prices(tmp_path: Path, run_vpp: RunVpp) -> None:

@@ -39,6 +39,7 @@ from vpp.services.park_import import import_park
 from vpp.settings import get_settings
 
 OPERATOR = "demo operator"
+DEMO_LABEL = "demo console"
 
 
 def demo(
@@ -99,21 +100,48 @@ def demo(
             progress.update(task, description=f"{delivery}: writing artefacts")
             result = pipeline.settled.get(delivery) or pipeline.cycle(delivery, times.settle_at)
             files = write_day_artefacts(out, pipeline.data(pd.Timestamp(times.settle_at)), result)
+            keys_file = write_console_keys(out / KEYS_FILE, console_keys(engine, data.park))
     finally:
         engine.dispose()
     stored = engine.url.render_as_string(hide_password=True)
     print_summary(console, data, result, files, stored)
+    console.print(
+        f"console: run [bold]vpp serve[/], open http://127.0.0.1:8000/console and sign in with a "
+        f"key from {keys_file} (the operator's, the settlement team's or an enterprise's)"
+    )
+
+
+KEYS_FILE = "console-keys.txt"
+"""Where the demo writes the console sign-in keys it creates (readable by the owner only)."""
+
+
+def write_console_keys(path: Path, keys: dict[str, str]) -> Path:
+    """Write ``keys`` (who -> key) to ``path``, readable and writable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    lines = ["# console sign-in keys of the demo park; each run of the demo replaces them"]
+    lines += [f"{who}\t{key}" for who, key in keys.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def console_keys(engine: Engine, park: Park, actor: str = OPERATOR) -> dict[str, str]:
     """New API keys to sign in to the console: the operator, the settlement team and each
-    enterprise of ``park`` (label ``demo console``; the keys are shown once, stored hashed)."""
+    enterprise of ``park`` (label ``demo console``; stored hashed). The demo keys of an earlier
+    run are revoked, so only the newest set signs in."""
     now = datetime.now(UTC)
     wanted = [("operator", None), ("settlement", None)]
     wanted += [("enterprise", e.id) for e in park.enterprises]
     keys: dict[str, str] = {}
     with session_scope(engine) as session:
         repo = ApiKeyRepository(session)
+        after = None
+        while batch := repo.list(after=after, limit=500):
+            for old in batch:
+                if old.label == DEMO_LABEL and old.revoked_at is None:
+                    repo.revoke(old.id, now)
+            after = batch[-1].id
         for role, enterprise_id in wanted:
             key = generate_key()
             repo.add(
@@ -123,7 +151,7 @@ def console_keys(engine: Engine, park: Park, actor: str = OPERATOR) -> dict[str,
                     role=role,
                     enterprise_id=enterprise_id,
                     scopes=ROLE_SCOPES[role],
-                    label="demo console",
+                    label=DEMO_LABEL,
                     created_at=now,
                     created_by=actor,
                 )
