@@ -16,8 +16,11 @@ VEN_STAMP := $(VEN_VENV)/.installed
 # console-assets/package-lock.json and copied into the package: nothing comes from a CDN at run time.
 VENDOR_DIR   := vpp/console/static/vendor
 VENDOR_STAMP := $(VENDOR_DIR)/.stamp
+# Browser tests (Playwright for Python) drive Debian's chromium, never a downloaded browser.
+CHROMIUM      ?= /usr/bin/chromium
+BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: demo test lint serve clean ven-venv console-assets
+.PHONY: demo test lint serve clean ven-venv console-assets browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,11 +54,29 @@ $(VENDOR_STAMP): console-assets/package-lock.json console-assets/vendor.sh
 
 console-assets: $(VENDOR_STAMP)
 
+# Debian's chromium and a CJK font for the browser tests (as root, or through sudo); a machine
+# where neither works gets a note, and the browser tests then fail saying what is missing.
+$(BROWSER_STAMP):
+	@if [ -x $(CHROMIUM) ] && fc-list 2>/dev/null | grep -qi 'wenquanyi'; then \
+	  mkdir -p $(VENV) && touch $@; \
+	else \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else sudo="none"; fi; \
+	  if [ "$$sudo" = none ]; then \
+	    echo "note: $(CHROMIUM) or the CJK font is missing and this user cannot install Debian packages; as root run: apt-get install -y --no-install-recommends chromium fonts-wqy-microhei"; \
+	  elif $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-microhei; then \
+	    mkdir -p $(VENV) && touch $@; \
+	  else \
+	    echo "note: could not install chromium and fonts-wqy-microhei from Debian's packages; the browser tests will fail"; \
+	  fi; \
+	fi
+
+browser: $(BROWSER_STAMP)
+
 demo: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/vpp demo --out $(OUT)
 
 # One pytest worker per core; a test file stays on one worker (its module fixtures start servers).
-test: $(STAMP) $(VENDOR_STAMP) ven-venv
+test: $(STAMP) $(VENDOR_STAMP) $(BROWSER_STAMP) ven-venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n auto --dist loadfile
 
@@ -68,4 +89,5 @@ serve: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/vpp serve
 
 clean:
-	rm -rf $(VENV) $(VEN_VENV) out .pytest_cache .mypy_cache .ruff_cache parkvpp.sqlite
+	rm -rf $(VENV) $(VEN_VENV) out .pytest_cache .mypy_cache .ruff_cache parkvpp.sqlite \
+	  $(VENDOR_DIR) console-assets/node_modules test-results
