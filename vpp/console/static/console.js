@@ -88,11 +88,35 @@
         return { name: name, type: "line", data: d.series[name], symbol: "none", step: d.step ? "end" : false };
       });
       return o;
+    },
+    // enterprise earnings: money per month or day, one bar per series side by side, y in d.unit
+    amounts: function (d) {
+      var o = base(d.labels, d.unit || "");
+      o.series = Object.keys(d.series).map(function (name) {
+        return { name: name, type: "bar", data: d.series[name] };
+      });
+      return o;
     }
   };
 
+  var loading = null;
+
+  function withECharts(then) {
+    // ECharts (1 MB) loads only on pages that have a chart
+    if (typeof echarts !== "undefined") return then();
+    if (!loading) {
+      loading = [];
+      var script = document.createElement("script");
+      script.src = document.body.dataset.echarts;
+      script.onload = function () { loading.forEach(function (f) { f(); }); };
+      document.head.appendChild(script);
+    }
+    loading.push(then);
+  }
+
   function draw(root) {
-    if (typeof echarts === "undefined") return;
+    if (!(root || document).querySelector("[data-chart]")) return;
+    if (typeof echarts === "undefined") return withECharts(function () { draw(root); });
     (root || document).querySelectorAll("[data-chart]").forEach(function (el) {
       var build = builders[el.dataset.chart];
       var d = data(el);
