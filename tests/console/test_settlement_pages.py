@@ -321,7 +321,7 @@ def test_a_park_limited_key_reaches_no_other_park(client: TestClient, seeded: Se
     assert client.get(f"/console/settlement/parks/suzhou-1/months/{MONTH}").status_code == 200
 
 
-def _operator_csv(seeded: Seeded, change: float = 0.0) -> bytes:
+def operator_csv(seeded: Seeded, change: float = 0.0) -> bytes:
     """Our award amounts of the month as the operator's CSV, the first row off by ``change``."""
     engine = make_engine(seeded.url)
     try:
@@ -343,7 +343,7 @@ def test_reconciliation_shows_matched_and_mismatched_rows(
 ) -> None:
     token = _settlement(client, seeded)
     url = f"{_month(seeded)}/reconcile"
-    data = _operator_csv(seeded, change=-12.5)
+    data = operator_csv(seeded, change=-12.5)
     rows = data.decode().count("\n") - 1
     hx = {"HX-Request": "true", "X-CSRF-Token": token}
     shown = client.post(url, files={"file": ("operator.csv", data, "text/csv")}, headers=hx)
@@ -354,7 +354,7 @@ def test_reconciliation_shows_matched_and_mismatched_rows(
     assert "operator.csv" in shown.text
 
     # a plain form post gets the month page with the result
-    same = _operator_csv(seeded)
+    same = operator_csv(seeded)
     page = client.post(
         url, data={"csrf_token": token}, files={"file": ("operator.csv", same, "text/csv")}
     )
@@ -393,7 +393,7 @@ def test_every_settlement_page_is_translated_into_chinese(
     client.post(f"{_month(seeded)}/issue", data=_override(token, reason="月末"))
     pages.append(client.get(f"{_month(seeded)}?issued=6&corrected=1&unchanged=1"))
     hx = {"HX-Request": "true", "X-CSRF-Token": token}
-    for content in (_operator_csv(seeded, change=1.0), b""):
+    for content in (operator_csv(seeded, change=1.0), b""):
         pages.append(
             client.post(
                 f"{_month(seeded)}/reconcile",

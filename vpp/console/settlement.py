@@ -64,7 +64,13 @@ MAX_MONTHS = 12
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 """Largest operator file accepted [bytes]."""
 FORMATS = ("pdf", "xlsx", "csv")
-AUDIT_ACTIONS = ("settlement.issue", "settlement.reason")
+AUDIT_ACTIONS = {
+    "settlement.issue": "Month issued",
+    "settlement.reason": "Reason recorded",
+    "issue": "first issue",
+    "correct": "correction",
+}
+"""The audit entries of a month shown in its history, and how they read."""
 BASE = "/console/settlement"
 
 
@@ -208,7 +214,10 @@ def open_month(
 def _history(session: Any, park_id: str, month: str) -> list[Any]:
     entries = AuditRepository(session).list_for("park", park_id)
     mine = [
-        e for e in entries if e.action in AUDIT_ACTIONS and (e.after or {}).get("month") == month
+        e
+        for e in entries
+        if e.action in ("settlement.issue", "settlement.reason")
+        and (e.after or {}).get("month") == month
     ]
     return list(reversed(mine))
 
@@ -247,6 +256,7 @@ def month_context(
         "previous": _shift(month, -1),
         "next": _shift(month, 1),
         "formats": FORMATS,
+        "actions": AUDIT_ACTIONS,
         "max_upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
         "done": {
             k: int(v)
@@ -582,10 +592,10 @@ i18n.register(
         ),
         "Import the missing data, or issue with an override that names who authorises it "
         "and why.": "请导入缺失数据，或以强制出具方式填写批准人及理由。",
-        "settlement.issue": "结算出具",
-        "settlement.reason": "结算理由",
-        "issue": "出具",
-        "correct": "更正",
+        "Month issued": "本月已出具",
+        "Reason recorded": "已记录理由",
+        "first issue": "首次出具",
+        "correction": "更正",
         "corrected": "已更正",
         "unchanged": "未变",
     }
