@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from vpp.console import operator, settlement, web
+from vpp.console import enterprise, operator, settlement, web
 
 
 def install_console(app: FastAPI) -> None:
     """Add the console's pages (sign-in, operator, enterprise, settlement) to ``app``."""
-    for module in (web, operator, settlement):
+    for module in (web, operator, settlement, enterprise):
         app.include_router(module.router)
