@@ -226,6 +226,13 @@ def test_a_correction_needs_a_reason_and_issues_a_new_version_only_when_amounts_
     page = client.get(corrected.headers["location"])
     assert "issued v2" in page.text and "Earlier versions" in page.text
     assert "version=1" in page.text  # the superseded version stays downloadable
+    link = f"/console/settlement/parks/{seeded.park_id}/statements/{quote(f'steel:de-lu:{MONTH}')}"
+    first = client.get(f"{link}/export", params={"format": "csv", "version": 1})
+    assert first.status_code == 200 and "_v1" in first.headers["content-disposition"]
+    assert "Anna Weber" in first.content.decode("utf-8-sig")
+    latest = client.get(f"{link}/export", params={"format": "csv"})
+    assert "_v2" in latest.headers["content-disposition"]
+    assert "Jonas Brandt" in latest.content.decode("utf-8-sig")
     reasons = [e.after for e in _audit(seeded) if e.action == "settlement.reason"]
     assert [r["action"] for r in reasons] == ["issue", "correct", "correct"]
 
