@@ -191,13 +191,19 @@ MESSAGES = {
 """Pydantic error types as the console words them (translated); others show pydantic's text."""
 
 
+def _plain(value: float) -> str:
+    """A number as an input shows it: every digit it has (it must survive an edit), no ``.0``."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
 def _message(error: Mapping[str, Any], t: i18n.Translate) -> str:
     """One pydantic error in the reader's language (a domain rule's own text as it is)."""
     template = MESSAGES.get(error["type"])
     if template is None:
         text = str(error["msg"])
         return text.removeprefix("Value error, ")
-    ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in (error.get("ctx") or {}).items()}
+    ctx = {k: _plain(v) if isinstance(v, float) else v for k, v in (error.get("ctx") or {}).items()}
     return t(template).format(**ctx)
 
 
@@ -379,7 +385,7 @@ def _default(prop: Mapping[str, Any]) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return _plain(value) if isinstance(value, float) else str(value)
 
 
 def _ref(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -502,7 +508,7 @@ def spec_values(spec: AssetSpec, fields: list[FormField]) -> dict[str, str]:
         elif isinstance(value, bool):
             values[f.name] = "yes" if value else "no"
         elif isinstance(value, float):
-            values[f.name] = f"{value:g}"
+            values[f.name] = _plain(value)
         else:
             values[f.name] = "" if value is None else str(value)
     return values
@@ -681,7 +687,7 @@ def _asset_page(
     fields = asset_fields(asset.type)
     stored = spec_values(asset.spec, fields) | {
         "site_id": asset.site_id or "",
-        "nominated_mw": "" if asset.nominated_mw is None else f"{asset.nominated_mw:g}",
+        "nominated_mw": "" if asset.nominated_mw is None else _plain(asset.nominated_mw),
     }
     tomorrow = pd.Timestamp.now(tz=tenant.tz).normalize() + pd.Timedelta(days=1)
     outage_shown = {
@@ -715,7 +721,7 @@ def asset_page(
     asset_id: str,
     engine: EngineDep,
     user: User,
-    saved: Annotated[Literal["asset", "outage"] | None, Query()] = None,
+    saved: Annotated[Literal["asset", "outage", "nothing"] | None, Query()] = None,
 ) -> Response:
     """One asset: change its figures and nomination, declare an outage."""
     tenant = _tenant(request, engine, user, enterprise_id, "assets:read")
@@ -753,11 +759,20 @@ def change_asset(
     }
     body, invalid = _validate(AssetUpdate, payload)
     errors: dict[str, list[str]] = {}
+    saved = "asset"
     if invalid is not None:
         errors = _errors(invalid, names, user.t, _strip_spec)
     else:
+        # send only what changed, as a careful API client would: the patch route resets the
+        # verification whenever the body carries a spec or a nomination, even an unchanged one
+        now = {"spec": body.spec, "site_id": body.site_id, "nominated_mw": body.nominated_mw}
+        stored = {"spec": asset.spec, "site_id": asset.site_id, "nominated_mw": asset.nominated_mw}
+        changed = {k: v for k, v in now.items() if v != stored[k]}
+        if not changed:
+            saved = "nothing"
         try:
-            assets.update_asset(asset_id, body, tenant.call, engine)
+            if changed:
+                assets.update_asset(asset_id, AssetUpdate(**changed), tenant.call, engine)
         except InvalidInputError as exc:
             errors = {
                 "nominated_mw" if "nominated_mw" in exc.message else FORM_ERROR: [exc.message]
@@ -766,7 +781,7 @@ def change_asset(
         return _asset_page(
             request, user, tenant, engine, asset_id, values=values, errors=errors, status=422
         )
-    return RedirectResponse(f"{tenant.base}/assets/{asset_id}?saved=asset", status_code=303)
+    return RedirectResponse(f"{tenant.base}/assets/{asset_id}?saved={saved}", status_code=303)
 
 
 @router.post(
@@ -1332,6 +1347,7 @@ i18n.register(
         ),
         "Save changes": "保存修改",
         "Changes saved.": "修改已保存。",
+        "Nothing changed.": "没有修改。",
         "Outages": "停运",
         "Declare an outage": "申报停运",
         "Start": "开始",
