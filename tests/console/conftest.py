@@ -54,6 +54,7 @@ from playwright.sync_api import (
     Route,
     WebError,
     WebSocket,
+    expect,
     sync_playwright,
 )
 
@@ -69,6 +70,11 @@ ADMIN_KEY = "test-admin-key-" + "x" * 32
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 VIEWPORT = {"width": 1366, "height": 768}
 STARTUP_TIMEOUT_S = 60.0
+WAIT_MS = 60_000
+"""How long an action or an ``expect`` waits for the page: a bound for a hang, not a timing
+check (the defaults, 5 s for ``expect``, ran out when the other worker was seeding a database
+on this 2-core machine)."""
+expect.set_options(timeout=WAIT_MS)
 Pattern = str | re.Pattern[str]
 
 
@@ -299,6 +305,8 @@ def page_watch() -> PageWatch:
 def page(browser: Browser, locale: str, page_watch: PageWatch) -> Iterator[Page]:
     """A page in a fresh 1366x768 context; the test fails at teardown on any recorded problem."""
     context: BrowserContext = browser.new_context(viewport=VIEWPORT, locale=locale)
+    context.set_default_timeout(WAIT_MS)
+    context.set_default_navigation_timeout(WAIT_MS)
     context.route("**/*", page_watch.on_route)
     context.on("console", page_watch.on_console)
     context.on("weberror", page_watch.on_page_error)

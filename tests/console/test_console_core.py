@@ -233,3 +233,14 @@ def test_a_session_older_than_its_life_is_refused(client: TestClient, seeded: Se
     client.cookies.set("vpp_console", stale, path="/console")
     refused = client.get("/console/parks", follow_redirects=False)
     assert refused.status_code == 303 and "/console/login" in refused.headers["location"]
+
+
+def test_an_error_page_leads_back_to_the_page_the_reader_came_from(
+    client: TestClient, seeded: Seeded
+) -> None:
+    sign_in(client, seeded.keys["cellco"])
+    came_from = "/console/enterprises/cellco/assets"
+    refused = client.get("/console/alerts", headers={"Referer": f"http://testserver{came_from}"})
+    assert refused.status_code == 403 and f'href="{came_from}"' in refused.text
+    elsewhere = client.get("/console/alerts", headers={"Referer": "https://evil.example/x"})
+    assert 'href="/console">' in elsewhere.text

@@ -172,9 +172,19 @@ def error_page(request: Request, status: int, message: str, hint: str | None) ->
             "title": ERROR_TITLES.get(status, "Something went wrong"),
             "message": message,
             "hint": hint,
+            "back": _came_from(request) or "/console",
         },
         status=status,
     )
+
+
+def _came_from(request: Request) -> str | None:
+    """The console page the reader came from (the Referer, if it is one of ours)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return None
+    target = referer.path + (f"?{referer.query}" if referer.query else "")
+    return _safe_next(target) if target != request.url.path else None
 
 
 def _sign_in_redirect(request: Request, reason: str | None) -> Response:
