@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +145,10 @@ def test_openapi_documents_security_and_examples(client: TestClient) -> None:
     )
     upload = schema["paths"]["/v1/enterprises/{enterprise_id}/assets/{asset_id}/telemetry"]["post"]
     assert {"application/json", "text/csv"} <= set(upload["requestBody"]["content"])
+
+
+def test_every_schema_the_openapi_document_refers_to_is_defined(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    referred = set(re.findall(r"#/components/schemas/([A-Za-z0-9_.-]+)", json.dumps(document)))
+    assert referred - set(document["components"]["schemas"]) == set()
+    assert "TelemetryBatch" in referred  # the telemetry upload's JSON body

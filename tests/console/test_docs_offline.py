@@ -47,11 +47,6 @@ def test_swagger_ui_renders_from_loopback_only(
     shot(page, "swagger-ui")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the OpenAPI document refers to #/components/schemas/TelemetryBatch and does not define"
-    " it (UPLOAD_DOC in vpp/api/routes/telemetry.py); ReDoc stops at it: 'Something went wrong'",
-)
 def test_redoc_renders_from_loopback_only(
     page: Page, page_watch: Any, base_url: str, shot: Callable[..., Path]
 ) -> None:

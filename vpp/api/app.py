@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from vpp import __version__
 from vpp.api.conventions import install_conventions
@@ -28,10 +31,34 @@ from vpp.api.routes import (
     statements,
     telemetry,
 )
+from vpp.api.schemas.telemetry import TelemetryBatch
 from vpp.console.routes import install_console
 from vpp.db.engine import make_engine
 from vpp.db.migrate import upgrade
 from vpp.settings import Settings, get_settings
+
+
+def document_request_bodies(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Put ``models`` into the OpenAPI document's components: routes that read their body
+    themselves (to accept several media types) refer to them by ``$ref`` in ``openapi_extra``,
+    which FastAPI does not resolve, and a reference to nothing breaks ReDoc and code
+    generators."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            _, defs = models_json_schema(
+                [(m, "validation") for m in models],
+                ref_template="#/components/schemas/{model}",
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in defs.get("$defs", {}).items():
+                schemas.setdefault(name, schema)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         operations,
     ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
+    document_request_bodies(app, (TelemetryBatch,))
     install_docs(app)
     install_console(app)
     return app
