@@ -190,6 +190,11 @@ class Prepared:
     reserves: tuple[ReserveProduct, ...]
     minutes_after_gate: np.ndarray  # (T,) minutes from gate closure to interval start
     lots: bool = False  # positions in whole quantity ticks
+    export_headroom_mw: np.ndarray | None = None
+    """(S, T) export limit of one asset's model when the park's connection is shared out
+    (``bidding.decompose``); ``None``: the park's ``export_limit_mw``."""
+    import_headroom_mw: np.ndarray | None = None
+    """(S, T) import limit likewise; ``None``: the park's ``import_limit_mw``."""
 
     @property
     def n_scenarios(self) -> int:

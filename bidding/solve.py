@@ -26,7 +26,7 @@ from bidding.aggregation import (
 from bidding.checks import precheck
 from bidding.curves import energy_curves, reserve_curves
 from bidding.decompose import (
-    DECOMPOSE_ABOVE,
+    FIX_EVENTS_ABOVE,
     ParkPlan,
     Piece,
     decomposes,
@@ -132,7 +132,7 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
             block_reserves=problem.block_reserves,
             **build,  # type: ignore[arg-type]
         )
-        if build and len(groups) > DECOMPOSE_ABOVE:
+        if build and len(groups) > FIX_EVENTS_ABOVE:
             # a large re-dispatch: one MIP over every load's events does not finish
             fix_curtailment_events(ctx, groups)
         t1 = time.perf_counter()
@@ -154,7 +154,7 @@ def solve_model(prep: Prepared, **build: object) -> Solved:
             fixed_reserves=held,
             **build,  # type: ignore[arg-type]
         )
-        if build and len(groups) > DECOMPOSE_ABOVE:
+        if build and len(groups) > FIX_EVENTS_ABOVE:
             fix_curtailment_events(ctx, groups)
         t1 = time.perf_counter()
         solution = solve_lp(

@@ -116,7 +116,15 @@ def define_net_position(ctx: ModelContext) -> IntArray:
             up.append((coef, ids[None, :]))
         if product.down:
             down.append((-coef, ids[None, :]))
-    if np.isfinite(problem.export_limit_mw):
+    if prep.export_headroom_mw is not None:
+        lp.add_constraints(
+            "export_limit",
+            [(1.0, net), *up],
+            upper=prep.export_headroom_mw,
+            elastic=True,
+            describe="export headroom the park's other assets leave",
+        )
+    elif np.isfinite(problem.export_limit_mw):
         lp.add_constraints(
             "export_limit",
             [(1.0, net), *up],
@@ -124,7 +132,15 @@ def define_net_position(ctx: ModelContext) -> IntArray:
             elastic=True,
             describe=f"park export limit {problem.export_limit_mw} MW",
         )
-    if np.isfinite(problem.import_limit_mw):
+    if prep.import_headroom_mw is not None:
+        lp.add_constraints(
+            "import_limit",
+            [(1.0, net), *down],
+            lower=-prep.import_headroom_mw,
+            elastic=True,
+            describe="import headroom the park's other assets leave",
+        )
+    elif np.isfinite(problem.import_limit_mw):
         lp.add_constraints(
             "import_limit",
             [(1.0, net), *down],

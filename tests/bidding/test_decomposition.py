@@ -13,7 +13,7 @@ import pytest
 from bidding import BidProblem, clear_day_ahead, solve_day_ahead
 from bidding.aggregation import AssetGroup
 from bidding.checks import plan_violations, reserve_rules_of
-from bidding.decompose import DECOMPOSE_ABOVE
+from bidding.decompose import FIX_EVENTS_ABOVE
 from bidding.dispatch import redispatch
 from bidding.model import build_model
 from bidding.model.backend import solve_lp
@@ -159,9 +159,10 @@ def test_decomposed_value_lies_below_the_joint_model_within_the_rounding(de_lu, 
     assert joint - split <= product.n_blocks * per_block + 1e-6
 
 
-def test_breaking_the_park_limit_falls_back_to_the_joint_model(de_lu, day, check_result):
+def test_breaking_the_park_limit_shares_the_connection_out(de_lu, day, check_result):
     """Batteries that all charge in the cheap hours would overload a tight connection: the
-    summed plan is refused and the joint model keeps the park inside its limit."""
+    summed plan is refused, each battery in turn gets the headroom the ones before it left,
+    and the park stays inside its limit, earning no more than the joint model."""
     batteries = [
         BatterySpec(id=f"b{k}", power_mw=2.0 + 0.1 * k, energy_mwh=4.0 + 0.3 * k, soc_initial=0.2)
         for k in range(6)
@@ -174,8 +175,10 @@ def test_breaking_the_park_limit_falls_back_to_the_joint_model(de_lu, day, check
     result = solve_day_ahead(problem)
     check_result(problem, result)
     assert (result.positions_mw >= -9.0 - 1e-6).all()
-    assert any("solved as one joint model" in note for note in result.notes)
-    assert not any("joint model" in note for note in alone.notes)
+    assert not any("joint model" in note for note in result.notes)
+    joint = solve_day_ahead(replace(problem, decompose=False))
+    assert result.expected_revenue <= joint.expected_revenue + 1e-6
+    assert result.expected_revenue >= alone.expected_revenue - abs(alone.expected_revenue)
 
 
 def test_decompose_refuses_a_risk_term(de_lu, day):
@@ -218,10 +221,10 @@ def test_best_events_match_the_event_mip(de_lu, day, seed):
 
 
 def test_redispatch_of_a_large_fleet_follows_the_awards_with_valid_events(de_lu, day):
-    """Beyond DECOMPOSE_ABOVE groups the re-dispatch fixes each curtailable load's events as it
+    """Beyond FIX_EVENTS_ABOVE groups the re-dispatch fixes each curtailable load's events as it
     would choose them at the cleared prices (one MIP over all of them did not finish at 500
     assets): every device plan stays valid and the awards are delivered."""
-    assets = mixed_fleet(DECOMPOSE_ABOVE + 8, seed=11)
+    assets = mixed_fleet(FIX_EVENTS_ABOVE + 8, seed=11)
     problem = fleet_problem(de_lu, day, assets)
     result = solve_day_ahead(problem)
     intervals = problem.intervals
