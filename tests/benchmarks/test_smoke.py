@@ -190,3 +190,13 @@ def test_bidding_decomposition_benchmark_smoke(tmp_path: Path) -> None:
     assert row["flexibility_value_eur"] <= row["separable_bound_eur"] + 1e-2
     assert 0.0 <= row["gap_to_best_bound"] < 0.1
     assert out.with_suffix(".md").read_text().count("| 20 |") == 1
+
+
+def test_console_day_view_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "console"
+    result = run("console_day_view.py", "--smoke", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.with_suffix(".json").read_text())["result"]
+    assert report["intervals"] == 96 and report["assets_dispatched"] == 20
+    assert report["charts"] == 5 and report["median_s"] > 0
+    assert "median of 1 warm loads" in out.with_suffix(".md").read_text()
