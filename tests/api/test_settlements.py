@@ -111,12 +111,18 @@ def test_park_limited_keys_and_their_tokens_reach_only_their_parks(tmp_path: Pat
             == 404
         )
 
+        # an enterprise of another park is out of reach too, like one that does not exist
+        assert client.get("/v1/enterprises/b1/assets", headers=operator).status_code == 200
+        for path in ("/v1/enterprises/a1/assets", "/v1/enterprises/nope/assets"):
+            assert client.get(path, headers=operator).status_code == 404, path
+
         form = {"grant_type": "client_credentials", "client_secret": created["key"]}
         token = client.post("/v1/auth/token", data=form).json()["access_token"]
         assert jwt.decode(token, options={"verify_signature": False})["parks"] == ["pb"]
         bearer = {"Authorization": f"Bearer {token}"}
         assert client.get("/v1/parks/pb", headers=bearer).status_code == 200
         assert client.get("/v1/parks/pa", headers=bearer).status_code == 404
+        assert client.get("/v1/enterprises/a1/assets", headers=bearer).status_code == 404
 
         for body in (
             {"role": "enterprise", "enterprise_id": "a1", "label": "x", "park_ids": ["pa"]},

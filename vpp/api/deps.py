@@ -4,7 +4,8 @@
 credential only reaches its own enterprise, and any other id answers 404 exactly like an id
 that does not exist. The repositories then filter by that enterprise id in SQL as well.
 Likewise :func:`park_access` (and the ``park(scope)`` dependency) on ``/v1/parks/{park_id}/...``
-routes: a key limited to parks answers 404 on any other park.
+routes: a key limited to parks answers 404 on any other park, and on the enterprises of other
+parks.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vpp.api.security import (
 )
 from vpp.db.engine import session_scope
 from vpp.db.repositories.credentials import ApiKeyRepository
+from vpp.db.tables import EnterpriseRow
 from vpp.domain.errors import NotFoundError
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
@@ -164,9 +166,16 @@ def tenant(scope: str) -> Callable[..., TenantCall]:
     def dependency(
         enterprise_id: Annotated[str, Path(min_length=1, max_length=64)],
         principal: Caller,
+        engine: EngineDep,
     ) -> TenantCall:
         if principal.enterprise_id is not None and principal.enterprise_id != enterprise_id:
             raise NotFoundError(f"enterprise {enterprise_id} not found")
+        if principal.park_ids is not None:  # a key limited to parks: only their enterprises
+            with session_scope(engine) as session:
+                row = session.get(EnterpriseRow, enterprise_id)
+                park_id = row.park_id if row is not None else None
+            if park_id not in principal.park_ids:
+                raise NotFoundError(f"enterprise {enterprise_id} not found")
         return TenantCall(check(principal), enterprise_id)
 
     return dependency
