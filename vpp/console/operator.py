@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
 from vpp.api.deps import EngineDep, park_access
-from vpp.api.routes import park_days, pipeline, portfolio
+from vpp.api.routes import park_days, portfolio
 from vpp.console import i18n
 from vpp.console.session import Csrf, User
 from vpp.console.web import console_router, render
@@ -397,8 +397,7 @@ def approve(
     """Approve the day's bid set in review at the pipeline's instant, before the gate."""
     user.need("bids:approve")
     park_access(user.principal, park_id)
-    run = _review_run(engine, park_id, day)
-    closure = pipeline.gate_closure(request, pipeline._run(engine, run))
+    run, closure = _review_run(request, engine, park_id, day)
     approve_run(
         engine, run, user.principal.actor, closure, _clock_now(), reason=reason.strip() or None
     )
@@ -412,16 +411,20 @@ def reject(
     """Send the day's bid set back to bidding with a reason (audited)."""
     user.need("bids:approve")
     park_access(user.principal, park_id)
-    run = _review_run(engine, park_id, day)
-    closure = pipeline.gate_closure(request, pipeline._run(engine, run))
+    run, closure = _review_run(request, engine, park_id, day)
     reject_run(engine, run, user.principal.actor, reason, closure, _clock_now())
     return RedirectResponse(f"/console/parks/{park_id}/days/{day}?done=rejected", status_code=303)
 
 
-def _review_run(engine: Any, park_id: str, day: date) -> str:
+def _review_run(request: Request, engine: Any, park_id: str, day: date) -> tuple[str, pd.Timestamp]:
+    """The id of ``park_id``'s run for ``day`` and the gate closure of that day."""
     with session_scope(engine) as session:
         market_id = ParkRepository(session).get(park_id).market_id
-    return run_key(park_id, market_id, day)
+    config_dir = request.app.state.settings.config_dir
+    times = pipeline_times(
+        _profile(request, market_id), load_pipeline_policy(market_id, config_dir), day
+    )
+    return run_key(park_id, market_id, day), times.gate_closure
 
 
 @router.get("/alerts", response_class=HTMLResponse)

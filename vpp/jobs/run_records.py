@@ -47,27 +47,18 @@ def approve_run(
             raise ConflictError(f"run {run_id} has no bid set yet", hint="wait for the bid stage")
         if "approve" in done or run.status == "missed":
             raise ConflictError(f"run {run_id} is {run.status}; there is nothing to approve")
-        if stamp >= gate_closure:
-            raise GateClosedError(
-                f"the gate for {run.delivery_day} closed at {gate_closure.isoformat()}; "
-                "approval is too late"
-            )
+        _before_gate(run, stamp, gate_closure, "approval")
         BidRepository(session).set_status(run_id, "approved", at=stamp.to_pydatetime())
         detail = {"by": actor, "operator": True, "offered_mwh": done["bid"]["offered_mwh"]}
         if reason:
             detail["reason"] = reason
         finish_stage(session, run_id, "approve", stamp, detail)
-        session.add(
-            JobRunRow(
-                job=JOB,
-                run_id=run_id,
-                stage="approve",
-                status="succeeded",
-                started_at=stamp.to_pydatetime(),
-                finished_at=stamp.to_pydatetime(),
-                duration_ms=0.0,
-                message=f"approved by {actor}" + (f": {reason}" if reason else ""),
-            )
+        _operator_attempt(
+            session,
+            run_id,
+            stamp,
+            "succeeded",
+            f"approved by {actor}" + (f": {reason}" if reason else ""),
         )
         AuditRepository(session).record(
             actor,
@@ -108,11 +99,7 @@ def reject_run(
         done = stages_done(session, run_id)
         if "bid" not in done or "approve" in done or run.status == "missed":
             raise ConflictError(f"run {run_id} is {run.status}; there is no bid set in review")
-        if stamp >= gate_closure:
-            raise GateClosedError(
-                f"the gate for {run.delivery_day} closed at {gate_closure.isoformat()}; "
-                "rejection is too late"
-            )
+        _before_gate(run, stamp, gate_closure, "rejection")
         BidRepository(session).set_status(run_id, "draft", at=stamp.to_pydatetime())
         session.execute(
             sa.delete(PipelineStageRow).where(
@@ -121,18 +108,7 @@ def reject_run(
         )
         run.status, run.updated_at = "forecast", stamp.to_pydatetime()
         session.add(run)
-        session.add(
-            JobRunRow(
-                job=JOB,
-                run_id=run_id,
-                stage="approve",
-                status="rejected",
-                started_at=stamp.to_pydatetime(),
-                finished_at=stamp.to_pydatetime(),
-                duration_ms=0.0,
-                message=f"rejected by {actor}: {reason}",
-            )
-        )
+        _operator_attempt(session, run_id, stamp, "rejected", f"rejected by {actor}: {reason}")
         AuditRepository(session).record(
             actor,
             "bids.reject",
@@ -143,6 +119,35 @@ def reject_run(
             at=datetime.now(UTC),
             request_id=request_id,
         )
+
+
+def _before_gate(
+    run: PipelineRunRow, stamp: pd.Timestamp, gate_closure: pd.Timestamp, what: str
+) -> None:
+    if stamp >= gate_closure:
+        raise GateClosedError(
+            f"the gate for {run.delivery_day} closed at {gate_closure.isoformat()}; "
+            f"{what} is too late"
+        )
+
+
+def _operator_attempt(
+    session: Session, run_id: str, stamp: pd.Timestamp, status: str, message: str
+) -> None:
+    """The operator's decision on a run, as an instant attempt of its approve stage."""
+    at = stamp.to_pydatetime()
+    session.add(
+        JobRunRow(
+            job=JOB,
+            run_id=run_id,
+            stage="approve",
+            status=status,
+            started_at=at,
+            finished_at=at,
+            duration_ms=0.0,
+            message=message,
+        )
+    )
 
 
 def finish_stage(
